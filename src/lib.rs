@@ -1,0 +1,10 @@
+//! Undersigned: self-hostable action pages for advocacy campaigns.
+//!
+//! - [`domain`]: pure types and rules (pages, blocks, submissions, letters, counters).
+//! - [`db`]: storage on SQLite (default) or PostgreSQL, chosen by the database URL.
+//! - [`services`]: use cases shared by the public site, the command line and, later, the
+//!   organisers' workspace and the API (`take_action`, `import_page`, ...).
+//! - [`web`] and [`api`]: thin HTTP adapters over the services.
+//! - [`config`] and [`startup`]: typed configuration and the server's assembly.
+
+pub mod domain;
