@@ -5,6 +5,13 @@
 //! - [`services`]: use cases shared by the public site, the command line and, later, the
 //!   organisers' workspace and the API (`take_action`, `import_page`, ...).
 //! - [`web`] and [`api`]: thin HTTP adapters over the services.
-//! - [`config`] and [`startup`]: typed configuration and the server's assembly.
+//! - [`config`], [`startup`] and [`telemetry`]: configuration and the server's assembly.
 
+pub mod api;
+pub mod config;
+pub mod db;
 pub mod domain;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

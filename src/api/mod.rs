@@ -1,0 +1,57 @@
+//! The JSON API under `/api/v1`, for embedders and, later, CRMs. Errors are JSON too.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::db::DbError;
+use crate::services::pages::PageError;
+use crate::web::AppState;
+
+pub mod counter;
+
+pub fn routes() -> Router<AppState> {
+    counter::routes()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl From<PageError> for ApiError {
+    fn from(error: PageError) -> Self {
+        match error {
+            PageError::NotFound(_) => ApiError::NotFound,
+            PageError::Db(e) => ApiError::Db(e),
+            other => ApiError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "No public page has this slug.",
+            ),
+            _ => {
+                tracing::error!(error = %self, "API request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Something went wrong on our side.",
+                )
+            }
+        };
+        (status, Json(json!({ "error": code, "message": message }))).into_response()
+    }
+}

@@ -1,0 +1,144 @@
+//! Storage. The backend is chosen by the database URL: SQLite (a file in WAL mode, with a
+//! single writer connection so that writes queue in the process instead of failing "busy")
+//! or PostgreSQL. Queries use `$N` placeholders, which both dialects read, and run on each
+//! backend's own pool, so timestamps, ids and JSON keep their types on both.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// Runs `$body` with `$pool` bound to the pool that serves reads.
+macro_rules! on_reader {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.backend {
+            $crate::db::Backend::Sqlite { reader: $pool, .. } => $body,
+            $crate::db::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool that serves writes.
+macro_rules! on_writer {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.backend {
+            $crate::db::Backend::Sqlite { writer: $pool, .. } => $body,
+            $crate::db::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub mod actions;
+pub mod counters;
+pub mod pages;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite {
+        reader: SqlitePool,
+        writer: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:PATH`, `sqlite://PATH` or `postgres://...`), creating a
+    /// SQLite file if it is missing.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an action acknowledged to a supporter survives a power cut too.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await?;
+            Ok(Self {
+                backend: Backend::Sqlite { reader, writer },
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(20)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Self {
+                backend: Backend::Postgres(pool),
+            })
+        } else {
+            Err(DbError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Applies the embedded migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(writer).await?
+            }
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        on_reader!(self, pool => sqlx::query("select 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Which counter shard a new action goes to: spread on PostgreSQL, where writers run
+    /// in parallel, and always 0 on SQLite, which has one writer.
+    pub(crate) fn counter_shard(&self) -> i32 {
+        match self.backend {
+            Backend::Sqlite { .. } => 0,
+            Backend::Postgres(_) => rand::random_range(0..16),
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { reader, writer } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}

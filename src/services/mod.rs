@@ -1,0 +1,6 @@
+//! Use cases shared by the public site, the command line and, later, the organisers'
+//! workspace and the API. Handlers call these; business rules never live in handlers.
+
+pub mod actions;
+pub mod demo;
+pub mod pages;

@@ -1,0 +1,235 @@
+//! The interface's own words (labels, errors, buttons) in each page language. Organisers'
+//! words come from the page; these are the platform's.
+
+use crate::domain::field::{Field, FieldError};
+use crate::domain::locale::Locale;
+
+/// Every string of the interface, for one language.
+pub struct UiText {
+    pub skip_to_content: &'static str,
+    pub skip_to_form: &'static str,
+    pub your_information: &'static str,
+    pub optional: &'static str,
+    pub addressed_to: &'static str,
+    pub your_letter: &'static str,
+    pub subject: &'static str,
+    pub message: &'static str,
+    pub message_hint: &'static str,
+    pub locked_hint: &'static str,
+    pub signature_hint: &'static str,
+    pub country_choose: &'static str,
+    pub error_summary_title: &'static str,
+    pub error_prefix: &'static str,
+    pub form_expired: &'static str,
+    pub already_taken: &'static str,
+    pub goal: &'static str,
+    pub share_heading: &'static str,
+    pub share_email: &'static str,
+    pub share_facebook: &'static str,
+    pub share_x: &'static str,
+    pub share_whatsapp: &'static str,
+    pub copy_link: &'static str,
+    pub link_copied: &'static str,
+    pub page_link: &'static str,
+    pub thanks_heading: &'static str,
+    pub back_to_page: &'static str,
+    pub closed_heading: &'static str,
+    pub honeypot_label: &'static str,
+    pub pages_heading: &'static str,
+    pub no_pages: &'static str,
+    pub powered_by: &'static str,
+    pub sending: &'static str,
+}
+
+const EN: UiText = UiText {
+    skip_to_content: "Skip to content",
+    skip_to_form: "Take action",
+    your_information: "Your information",
+    optional: "(optional)",
+    addressed_to: "To:",
+    your_letter: "Your message",
+    subject: "Subject",
+    message: "Your message",
+    message_hint: "Make it your own: a personal message carries more weight.",
+    locked_hint: "This part of the message is set by the organisers.",
+    signature_hint: "Your name and postal code are added as your signature.",
+    country_choose: "Choose your country",
+    error_summary_title: "There is a problem",
+    error_prefix: "Error:",
+    form_expired: "This form had expired, so nothing was sent. Please check your details and send it again.",
+    already_taken: "You have already taken this action with this email address. Thank you! Each person is counted once.",
+    goal: "Goal:",
+    share_heading: "Share this action",
+    share_email: "Email",
+    share_facebook: "Facebook",
+    share_x: "X",
+    share_whatsapp: "WhatsApp",
+    copy_link: "Copy link",
+    link_copied: "Link copied",
+    page_link: "Link to this page",
+    thanks_heading: "Thank you!",
+    back_to_page: "Back to the campaign",
+    closed_heading: "This action is closed",
+    honeypot_label: "Leave this field empty",
+    pages_heading: "Take action",
+    no_pages: "There are no public action pages yet.",
+    powered_by: "Powered by Undersigned",
+    sending: "Sending…",
+};
+
+const FR: UiText = UiText {
+    skip_to_content: "Aller au contenu",
+    skip_to_form: "Agir",
+    your_information: "Vos coordonnées",
+    optional: "(facultatif)",
+    addressed_to: "Destinataire :",
+    your_letter: "Votre message",
+    subject: "Objet",
+    message: "Votre message",
+    message_hint: "Personnalisez-le : un message personnel a plus de poids.",
+    locked_hint: "Cette partie du message est fixée par les organisateurs.",
+    signature_hint: "Votre nom et votre code postal sont ajoutés comme signature.",
+    country_choose: "Choisissez votre pays",
+    error_summary_title: "Il y a un problème",
+    error_prefix: "Erreur :",
+    form_expired: "Ce formulaire avait expiré : rien n'a été envoyé. Veuillez vérifier vos informations et l'envoyer de nouveau.",
+    already_taken: "Vous avez déjà participé à cette action avec cette adresse courriel. Merci! Chaque personne est comptée une seule fois.",
+    goal: "Objectif :",
+    share_heading: "Partagez cette action",
+    share_email: "Courriel",
+    share_facebook: "Facebook",
+    share_x: "X",
+    share_whatsapp: "WhatsApp",
+    copy_link: "Copier le lien",
+    link_copied: "Lien copié",
+    page_link: "Lien vers cette page",
+    thanks_heading: "Merci!",
+    back_to_page: "Retour à la campagne",
+    closed_heading: "Cette action est terminée",
+    honeypot_label: "Laissez ce champ vide",
+    pages_heading: "Agir",
+    no_pages: "Il n'y a pas encore de page d'action publique.",
+    powered_by: "Propulsé par Undersigned",
+    sending: "Envoi…",
+};
+
+pub fn text(locale: Locale) -> &'static UiText {
+    match locale {
+        Locale::En => &EN,
+        Locale::Fr => &FR,
+    }
+}
+
+/// The label of a form field.
+pub fn field_label(locale: Locale, field: Field) -> &'static str {
+    match (locale, field) {
+        (Locale::En, Field::FirstName) => "First name",
+        (Locale::En, Field::LastName) => "Last name",
+        (Locale::En, Field::Email) => "Email",
+        (Locale::En, Field::PostalCode) => "Postal code",
+        (Locale::En, Field::Country) => "Country",
+        (Locale::En, Field::Subject) => "Subject",
+        (Locale::En, Field::Message) => "Your message",
+        (Locale::Fr, Field::FirstName) => "Prénom",
+        (Locale::Fr, Field::LastName) => "Nom",
+        (Locale::Fr, Field::Email) => "Courriel",
+        (Locale::Fr, Field::PostalCode) => "Code postal",
+        (Locale::Fr, Field::Country) => "Pays",
+        (Locale::Fr, Field::Subject) => "Objet",
+        (Locale::Fr, Field::Message) => "Votre message",
+    }
+}
+
+/// What to tell a person when a field is empty but required.
+fn required_message(locale: Locale, field: Field) -> &'static str {
+    match (locale, field) {
+        (Locale::En, Field::FirstName) => "Enter your first name",
+        (Locale::En, Field::LastName) => "Enter your last name",
+        (Locale::En, Field::Email) => "Enter your email address",
+        (Locale::En, Field::PostalCode) => "Enter your postal code",
+        (Locale::En, Field::Country) => "Choose your country",
+        (Locale::En, Field::Subject) => "Enter a subject for your message",
+        (Locale::En, Field::Message) => "Write your message",
+        (Locale::Fr, Field::FirstName) => "Entrez votre prénom",
+        (Locale::Fr, Field::LastName) => "Entrez votre nom",
+        (Locale::Fr, Field::Email) => "Entrez votre adresse courriel",
+        (Locale::Fr, Field::PostalCode) => "Entrez votre code postal",
+        (Locale::Fr, Field::Country) => "Choisissez votre pays",
+        (Locale::Fr, Field::Subject) => "Entrez un objet pour votre message",
+        (Locale::Fr, Field::Message) => "Écrivez votre message",
+    }
+}
+
+/// The specific message shown beside a field and in the error summary.
+pub fn field_error(
+    locale: Locale,
+    field: Field,
+    error: &FieldError,
+    postal_example: &str,
+) -> String {
+    match (locale, error) {
+        (_, FieldError::Required) => required_message(locale, field).to_string(),
+        (Locale::En, FieldError::TooLong { max }) => format!(
+            "{} must be {max} characters or fewer",
+            field_label(locale, field)
+        ),
+        (Locale::Fr, FieldError::TooLong { max }) => format!(
+            "{} : {max} caractères au maximum",
+            field_label(locale, field)
+        ),
+        (Locale::En, FieldError::InvalidEmail) => {
+            "Enter an email address in the right format, like name@example.org".into()
+        }
+        (Locale::Fr, FieldError::InvalidEmail) => {
+            "Entrez une adresse courriel au bon format, comme nom@exemple.org".into()
+        }
+        (Locale::En, FieldError::InvalidPostalCode) => {
+            format!("Enter a valid postal code, like {postal_example}")
+        }
+        (Locale::Fr, FieldError::InvalidPostalCode) => {
+            format!("Entrez un code postal valide, comme {postal_example}")
+        }
+        (Locale::En, FieldError::UnknownCountry) => "Choose a country from the list".into(),
+        (Locale::Fr, FieldError::UnknownCountry) => "Choisissez un pays dans la liste".into(),
+    }
+}
+
+/// An example postal code for error messages, in the country's format.
+pub fn postal_example(country: Option<&str>) -> &'static str {
+    match country {
+        Some("US") => "20500",
+        Some("FR") => "75007",
+        _ => "K1A 0B1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field_and_the_limit_in_the_page_language() {
+        assert_eq!(
+            field_error(
+                Locale::En,
+                Field::FirstName,
+                &FieldError::TooLong { max: 100 },
+                ""
+            ),
+            "First name must be 100 characters or fewer"
+        );
+        assert_eq!(
+            field_error(Locale::Fr, Field::Email, &FieldError::Required, ""),
+            "Entrez votre adresse courriel"
+        );
+        assert!(
+            field_error(
+                Locale::Fr,
+                Field::PostalCode,
+                &FieldError::InvalidPostalCode,
+                "K1A 0B1"
+            )
+            .contains("K1A 0B1")
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! The public action page: showing it, taking action on it, and the thank-you step.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::db::pages::Page;
+use crate::domain::action::{Submission, Tracking};
+use crate::domain::counter::ActionCounter;
+use crate::domain::field::FieldErrors;
+use crate::domain::page::{Block, PageStatus};
+use crate::services::actions::{ActionOutcome, TakeActionError, take_action};
+use crate::services::pages::{public_counter, public_page};
+use crate::web::AppState;
+use crate::web::error::WebError;
+use crate::web::i18n::{UiText, text};
+use crate::web::rate_limit;
+use crate::web::views::{AsideView, CounterView, FormView, SectionView, ShareLink, markdown_html};
+
+pub fn routes(config: &Config) -> Router<AppState> {
+    let page = Router::new().route("/page/{slug}", get(show_page).post(submit_action));
+    rate_limit::limit_posts(page, config).route("/page/{slug}/thanks", get(show_thanks))
+}
+
+/// Campaign tags of the link a supporter followed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TrackingParams {
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    utm_content: Option<String>,
+    utm_term: Option<String>,
+}
+
+/// The action form as posted. Every field is optional here: what is missing is reported
+/// by the domain's checks, beside the field, rather than as a generic rejection.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActionForm {
+    pub csrf_token: String,
+    /// The honeypot: hidden from people, tempting to scripts.
+    pub website: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub postal_code: String,
+    pub country: String,
+    pub subject: Option<String>,
+    pub message: Option<String>,
+    pub consent: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_content: Option<String>,
+    pub utm_term: Option<String>,
+    pub referrer: Option<String>,
+}
+
+impl ActionForm {
+    fn submission(&self) -> Submission {
+        Submission {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+            subject: self.subject.clone(),
+            message: self.message.clone(),
+            consent: self.consent.as_deref().is_some_and(|v| !v.is_empty()),
+        }
+    }
+
+    fn tracking(&self) -> Tracking {
+        Tracking::new(
+            [
+                &self.utm_source,
+                &self.utm_medium,
+                &self.utm_campaign,
+                &self.utm_content,
+                &self.utm_term,
+            ]
+            .map(|v| v.as_deref()),
+            self.referrer.as_deref(),
+        )
+    }
+
+    /// A blank form that carries where the supporter came from.
+    fn blank(tracking: Tracking) -> Self {
+        ActionForm {
+            utm_source: tracking.utm_source,
+            utm_medium: tracking.utm_medium,
+            utm_campaign: tracking.utm_campaign,
+            utm_content: tracking.utm_content,
+            utm_term: tracking.utm_term,
+            referrer: tracking.referrer,
+            ..ActionForm::default()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/page.html")]
+struct PageTemplate {
+    t: &'static UiText,
+    lang: &'static str,
+    campaign_name: String,
+    title: String,
+    intro: Option<String>,
+    description: String,
+    page_url: String,
+    sections: Vec<SectionView>,
+    aside: Vec<AsideView>,
+    scripts: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/thanks.html")]
+struct ThanksTemplate {
+    t: &'static UiText,
+    lang: &'static str,
+    campaign_name: String,
+    title: String,
+    heading: String,
+    body_html: String,
+    already: bool,
+    counter: Option<CounterView>,
+    share: Vec<ShareLink>,
+    copy_link: bool,
+    page_url: String,
+    back_url: String,
+    scripts: Option<String>,
+}
+
+/// What the form shows: what the person typed, and what was wrong with it.
+struct FormState<'a> {
+    values: &'a ActionForm,
+    errors: &'a FieldErrors,
+    notice: Option<&'static str>,
+}
+
+async fn show_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    query: Result<Query<TrackingParams>, QueryRejection>,
+) -> Result<Response, WebError> {
+    let page = public_page(&state.db, &slug).await?;
+    let params = query.map(|Query(params)| params).unwrap_or_default();
+    let referrer = headers
+        .get(header::REFERER)
+        .and_then(|value| value.to_str().ok());
+    let tracking = Tracking::new(
+        [
+            &params.utm_source,
+            &params.utm_medium,
+            &params.utm_campaign,
+            &params.utm_content,
+            &params.utm_term,
+        ]
+        .map(|v| v.as_deref()),
+        referrer,
+    );
+    let form = ActionForm::blank(tracking);
+    let state_of_form = FormState {
+        values: &form,
+        errors: &FieldErrors::default(),
+        notice: None,
+    };
+    render_page(&state, &page, jar, state_of_form, StatusCode::OK).await
+}
+
+async fn submit_action(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    form: Result<Form<ActionForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let page = public_page(&state.db, &slug).await?;
+    let Form(form) = form.map_err(|rejection| WebError::Rejected {
+        status: rejection.status(),
+        detail: rejection.body_text(),
+    })?;
+    let no_errors = FieldErrors::default();
+    let as_typed = |notice| FormState {
+        values: &form,
+        errors: &no_errors,
+        notice,
+    };
+
+    if page.spec.status == PageStatus::Closed {
+        return render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await;
+    }
+    if !state.csrf.verify(&jar, &form.csrf_token) {
+        let notice = Some(text(page.spec.locale).form_expired);
+        return render_page(&state, &page, jar, as_typed(notice), StatusCode::FORBIDDEN).await;
+    }
+    let thanks = format!("/page/{}/thanks", page.spec.slug);
+    if !form.website.trim().is_empty() {
+        tracing::info!(page = %page.spec.slug, "honeypot field filled; submission discarded");
+        return Ok(Redirect::to(&thanks).into_response());
+    }
+    match take_action(&state.db, &page, &form.submission(), &form.tracking()).await {
+        Ok(ActionOutcome::Recorded { action_id }) => {
+            tracing::info!(page = %page.spec.slug, action_id, "action recorded");
+            Ok(Redirect::to(&thanks).into_response())
+        }
+        Ok(ActionOutcome::AlreadyTaken) => {
+            Ok(Redirect::to(&format!("{thanks}?already=1")).into_response())
+        }
+        Err(TakeActionError::Invalid(errors)) => {
+            let form_state = FormState {
+                values: &form,
+                errors: &errors,
+                notice: None,
+            };
+            render_page(
+                &state,
+                &page,
+                jar,
+                form_state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(TakeActionError::Closed) => {
+            render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ThanksParams {
+    already: Option<String>,
+}
+
+async fn show_thanks(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    query: Result<Query<ThanksParams>, QueryRejection>,
+) -> Result<Response, WebError> {
+    let page = public_page(&state.db, &slug).await?;
+    let spec = &page.spec;
+    let t = text(spec.locale);
+    let thanks = spec.thank_you();
+    let counter = match (
+        spec.counter(),
+        thanks.is_none_or(|block| block.show_counter),
+    ) {
+        (Some(block), true) => Some(CounterView::new(
+            counter_of(&state, &page).await?,
+            block,
+            spec.locale,
+            &spec.slug,
+        )),
+        _ => None,
+    };
+    let page_url = format!("{}/page/{}", state.public_url, spec.slug);
+    let channels = thanks
+        .map(|block| block.share.clone())
+        .unwrap_or_else(crate::domain::page::ShareChannel::all);
+    let template = ThanksTemplate {
+        t,
+        lang: spec.locale.as_str(),
+        campaign_name: spec.campaign.name.clone(),
+        title: spec.title.clone(),
+        heading: thanks
+            .map(|b| b.heading.clone())
+            .unwrap_or_else(|| t.thanks_heading.to_string()),
+        body_html: thanks.map(|b| markdown_html(&b.body)).unwrap_or_default(),
+        already: query.is_ok_and(|Query(params)| params.already.is_some()),
+        counter,
+        share: ShareLink::for_channels(&channels, t, &page_url, &spec.title, &spec.share_text),
+        copy_link: channels.contains(&crate::domain::page::ShareChannel::Copy),
+        back_url: format!("/page/{}", spec.slug),
+        page_url,
+        scripts: spec.scripts().map(|s| s.html.clone()),
+    };
+    Ok((private_no_store(), Html(template.render()?)).into_response())
+}
+
+async fn counter_of(state: &AppState, page: &Page) -> Result<ActionCounter, WebError> {
+    Ok(public_counter(&state.db, page.spec.slug.as_str())
+        .await?
+        .counter)
+}
+
+async fn render_page(
+    state: &AppState,
+    page: &Page,
+    jar: CookieJar,
+    form: FormState<'_>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let spec = &page.spec;
+    let t = text(spec.locale);
+    let (jar, token) = state.csrf.issue(jar);
+    let counter = match spec.counter() {
+        Some(_) => Some(counter_of(state, page).await?),
+        None => None,
+    };
+    let mut sections = Vec::new();
+    let mut aside = Vec::new();
+    for block in &spec.blocks {
+        match block {
+            Block::CampaignSection(section) => sections.push(SectionView::new(section)),
+            Block::Counter(block) => {
+                let counter = counter.ok_or_else(|| {
+                    WebError::Unexpected("counter block without a counter".into())
+                })?;
+                aside.push(AsideView::Counter(CounterView::new(
+                    counter,
+                    block,
+                    spec.locale,
+                    &spec.slug,
+                )));
+            }
+            Block::Form(block) if spec.status == PageStatus::Closed => {
+                let message = spec
+                    .closing_message
+                    .as_deref()
+                    .unwrap_or(block.call_to_action.as_str());
+                aside.push(AsideView::Closed {
+                    heading: t.closed_heading,
+                    body_html: markdown_html(message),
+                });
+            }
+            Block::Form(block) => {
+                let view = FormView::new(
+                    spec,
+                    block,
+                    form.values,
+                    form.errors,
+                    form.notice,
+                    token.clone(),
+                );
+                aside.push(AsideView::Form(Box::new(view)));
+            }
+            Block::Scripts(_) | Block::ThankYou(_) => {}
+        }
+    }
+    let template = PageTemplate {
+        t,
+        lang: spec.locale.as_str(),
+        campaign_name: spec.campaign.name.clone(),
+        title: spec.title.clone(),
+        intro: spec.intro.clone(),
+        description: spec.share_text.clone(),
+        page_url: format!("{}/page/{}", state.public_url, spec.slug),
+        sections,
+        aside,
+        scripts: spec.scripts().map(|s| s.html.clone()),
+    };
+    Ok((status, jar, private_no_store(), Html(template.render()?)).into_response())
+}
+
+/// Pages carry a per-visitor form token: shared caches must not keep them.
+fn private_no_store() -> [(header::HeaderName, HeaderValue); 1] {
+    [(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    )]
+}

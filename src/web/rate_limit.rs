@@ -1,0 +1,93 @@
+//! Per-address limits on submissions, the first defence against scripted floods. Limits
+//! are kept in each process's memory: with several nodes behind a load balancer, each node
+//! allows the configured rate, so a client spread over N nodes gets at most N times it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use tower_governor::GovernorError;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+
+use crate::config::Config;
+use crate::web::error::TOO_MANY;
+
+/// The client address: the TCP peer, or behind a trusted proxy the last address the
+/// proxy appended to `X-Forwarded-For` (earlier entries are the client's to forge).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress {
+    pub behind_proxy: bool,
+}
+
+impl KeyExtractor for ClientAddress {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, GovernorError> {
+        if self.behind_proxy {
+            let forwarded = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+                .next_back();
+            if let Some(address) = forwarded {
+                return Ok(address);
+            }
+        }
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip())
+            .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+/// Limits the POSTs to `router`'s routes per client address; other methods pass freely.
+pub fn limit_posts<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    config: &Config,
+) -> Router<S> {
+    let settings = GovernorConfigBuilder::default()
+        .period(Duration::from_millis(
+            config.rate_limit.actions_refill_ms.max(1),
+        ))
+        .burst_size(config.rate_limit.actions_burst.max(1))
+        .methods(vec![Method::POST])
+        .key_extractor(ClientAddress {
+            behind_proxy: config.behind_proxy,
+        })
+        .finish();
+    match settings {
+        Some(settings) => router.route_layer(
+            tower_governor::GovernorLayer::new(settings).error_handler(too_many_requests),
+        ),
+        None => {
+            tracing::error!("rate limit settings refused; submissions are not rate limited");
+            router
+        }
+    }
+}
+
+fn too_many_requests(error: GovernorError) -> Response<Body> {
+    match error {
+        GovernorError::TooManyRequests { wait_time, .. } => {
+            let mut response = TOO_MANY.into_response_with(StatusCode::TOO_MANY_REQUESTS);
+            // Round up: "retry after 0 seconds" would invite an immediate retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait_time.max(1)));
+            response
+        }
+        GovernorError::UnableToExtractKey => {
+            tracing::error!("cannot tell the client address for rate limiting");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        GovernorError::Other { code, .. } => code.into_response(),
+    }
+}
