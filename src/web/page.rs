@@ -203,7 +203,10 @@ async fn submit_action(
         let notice = Some(text(page.spec.locale).form_expired);
         return render_page(&state, &page, jar, as_typed(notice), StatusCode::FORBIDDEN).await;
     }
+    // The redirect names its own fragment: otherwise browsers keep the form's `#take-action`.
     let thanks = format!("/page/{}/thanks", page.spec.slug);
+    let thanks_again = format!("{thanks}?already=1#thanks");
+    let thanks = format!("{thanks}#thanks");
     if !form.website.trim().is_empty() {
         tracing::info!(page = %page.spec.slug, "honeypot field filled; submission discarded");
         return Ok(Redirect::to(&thanks).into_response());
@@ -213,9 +216,7 @@ async fn submit_action(
             tracing::info!(page = %page.spec.slug, action_id, "action recorded");
             Ok(Redirect::to(&thanks).into_response())
         }
-        Ok(ActionOutcome::AlreadyTaken) => {
-            Ok(Redirect::to(&format!("{thanks}?already=1")).into_response())
-        }
+        Ok(ActionOutcome::AlreadyTaken) => Ok(Redirect::to(&thanks_again).into_response()),
         Err(TakeActionError::Invalid(errors)) => {
             let form_state = FormState {
                 values: &form,

@@ -1,0 +1,220 @@
+//! `TestApp`: a running server on a fresh database, and the HTTP conversations tests have
+//! with it.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use scraper::{Html, Selector};
+use tempfile::TempDir;
+use undersigned::config::{Config, RateLimitConfig};
+use undersigned::db::Db;
+use undersigned::db::actions::StoredAction;
+use undersigned::domain::page::{PageFormat, PageSpec};
+use undersigned::services::{demo, pages};
+use undersigned::startup::Application;
+
+pub const EN: &str = "dont-abandon-refugees";
+pub const FR: &str = "ne-abandonnez-pas-les-refugies";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    _data_dir: TempDir,
+}
+
+/// A server with the demo campaign loaded and a rate limit high enough not to get in the way.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: data_dir.path().to_path_buf(),
+        rate_limit: RateLimitConfig {
+            actions_burst: 100_000,
+            actions_refill_ms: 1,
+        },
+        ..Config::default()
+    };
+    adjust(&mut config);
+    let app = Application::build(config).await.expect("the server starts");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let db = app.state().db.clone();
+    demo::load_demo(&db).await.expect("demo loads");
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: new_client(),
+        db,
+        _data_dir: data_dir,
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// The fields of a valid action on the demo's English page.
+pub fn valid_form(email: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("first_name", "Ana".into()),
+        ("last_name", "Silva".into()),
+        ("email", email.into()),
+        ("postal_code", "K1A 0B1".into()),
+        ("subject", "Please act".into()),
+        ("message", "People seeking safety deserve a hearing.".into()),
+        ("consent", "yes".into()),
+    ]
+}
+
+pub fn set(form: &mut Vec<(&'static str, String)>, name: &'static str, value: &str) {
+    form.retain(|(n, _)| *n != name);
+    form.push((name, value.to_string()));
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub html: Html,
+    pub text: String,
+}
+
+impl Page {
+    pub fn select(&self, css: &str) -> Vec<scraper::ElementRef<'_>> {
+        let selector = Selector::parse(css).expect("valid selector");
+        self.html.select(&selector).collect()
+    }
+
+    pub fn text_of(&self, css: &str) -> String {
+        self.select(css)
+            .iter()
+            .map(|e| e.text().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.select(css)
+            .first()
+            .and_then(|e| e.value().attr(name))
+            .map(str::to_string)
+    }
+
+    pub fn csrf_token(&self) -> String {
+        self.attr("input[name=csrf_token]", "value")
+            .expect("the form carries a CSRF token")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get_page(&self, path: &str) -> Page {
+        read_page(self.client.get(self.url(path)).send().await.expect("GET")).await
+    }
+
+    /// Opens the page (for its cookie and token), then posts `fields` with that token.
+    pub async fn submit(&self, slug: &str, fields: &[(&'static str, String)]) -> reqwest::Response {
+        let token = self.get_page(&format!("/page/{slug}")).await.csrf_token();
+        self.post_form(slug, fields, Some(&token)).await
+    }
+
+    pub async fn post_form(
+        &self,
+        slug: &str,
+        fields: &[(&'static str, String)],
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut body: Vec<(&str, String)> = fields.to_vec();
+        if let Some(token) = token {
+            body.push(("csrf_token", token.to_string()));
+        }
+        self.client
+            .post(self.url(&format!("/page/{slug}")))
+            .form(&body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn counter(&self, slug: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/api/v1/pages/{slug}/counter")))
+            .send()
+            .await
+            .expect("GET counter");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("counter JSON")
+    }
+
+    pub async fn actions_on(&self, slug: &str) -> Vec<StoredAction> {
+        let page = undersigned::db::pages::find_by_slug(&self.db, slug)
+            .await
+            .expect("query")
+            .expect("page exists");
+        undersigned::db::actions::list_for_page(&self.db, page.id)
+            .await
+            .expect("query")
+    }
+
+    /// Imports a page given as TOML, as `undersigned pages import` would.
+    pub async fn import(&self, toml: &str) {
+        let spec = PageSpec::from_text(toml, PageFormat::Toml).expect("test page parses");
+        pages::import_page(&self.db, &spec)
+            .await
+            .expect("test page imports");
+    }
+}
+
+pub async fn read_page(response: reqwest::Response) -> Page {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    Page {
+        status,
+        html: Html::parse_document(&text),
+        text,
+    }
+}
+
+/// A small petition page for tests that need settings the demo does not have.
+pub fn petition_page(slug: &str, status: &str, extra: &str) -> String {
+    format!(
+        r#"
+slug = "{slug}"
+locale = "en"
+status = "{status}"
+kind = "petition"
+title = "Protect the river"
+share_text = "I signed."
+closing_message = "This petition was delivered. Thank you!"
+
+[campaign]
+slug = "river"
+name = "River"
+
+[[blocks]]
+type = "counter"
+sentence = "{{count}} signatures"
+offset = 10
+
+[[blocks]]
+type = "form"
+call_to_action = "Sign the petition"
+targets = ["River Authority"]
+submit_label = "Sign"
+{extra}
+"#
+    )
+}

@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real server on a random port against a fresh
+//! database and speaks HTTP to it.
+
+mod browser;
+mod cli;
+mod counter;
+mod helpers;
+mod page;
+mod take_action;
