@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{EN, spawn_app, valid_form};
+use crate::helpers::{Backend, EN, spawn_app, valid_form};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -64,7 +64,7 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
     if !browser_available() {
         return;
     }
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let (_driver, driver_url) = start_driver().await;
     let profile = tempfile::tempdir().unwrap();
     let mut capabilities = serde_json::Map::new();

@@ -2,11 +2,10 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{EN, FR, petition_page, spawn_app, valid_form};
+use crate::helpers::{Backend, EN, FR, petition_page, spawn_app, valid_form};
 
-#[tokio::test]
-async fn the_counter_adds_the_offset_and_is_open_to_other_sites() {
-    let app = spawn_app().await;
+async fn the_counter_adds_the_offset_and_is_open_to_other_sites(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .get(app.url(&format!("/api/v1/pages/{EN}/counter")))
@@ -29,9 +28,8 @@ async fn the_counter_adds_the_offset_and_is_open_to_other_sites() {
     );
 }
 
-#[tokio::test]
-async fn a_campaign_counter_counts_every_page_of_the_campaign() {
-    let app = spawn_app().await;
+async fn a_campaign_counter_counts_every_page_of_the_campaign(backend: Backend) {
+    let app = spawn_app(backend).await;
     assert_eq!(
         app.submit(EN, &valid_form("en@example.org")).await.status(),
         StatusCode::SEE_OTHER
@@ -53,9 +51,8 @@ async fn a_campaign_counter_counts_every_page_of_the_campaign() {
     }
 }
 
-#[tokio::test]
-async fn a_page_counter_counts_only_its_page() {
-    let app = spawn_app().await;
+async fn a_page_counter_counts_only_its_page(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.import(&petition_page("river-a", "live", "")).await;
     app.import(&petition_page("river-b", "live", "")).await;
     let form = vec![
@@ -76,9 +73,8 @@ async fn a_page_counter_counts_only_its_page() {
     );
 }
 
-#[tokio::test]
-async fn the_page_shows_the_offset_and_goal_from_the_page_file() {
-    let app = spawn_app().await;
+async fn the_page_shows_the_offset_and_goal_from_the_page_file(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app.get_page(&format!("/page/{EN}")).await;
     assert_eq!(
         page.attr(".progress", "aria-valuenow").as_deref(),
@@ -90,3 +86,10 @@ async fn the_page_shows_the_offset_and_goal_from_the_page_file() {
         Some(format!("/api/v1/pages/{EN}/counter"))
     );
 }
+
+crate::on_both_backends!(
+    the_counter_adds_the_offset_and_is_open_to_other_sites,
+    a_campaign_counter_counts_every_page_of_the_campaign,
+    a_page_counter_counts_only_its_page,
+    the_page_shows_the_offset_and_goal_from_the_page_file,
+);

@@ -17,19 +17,81 @@ use undersigned::startup::Application;
 pub const EN: &str = "dont-abandon-refugees";
 pub const FR: &str = "ne-abandonnez-pas-les-refugies";
 
+/// The database a test runs on. Every HTTP test runs once on each (see `on_both_backends!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates, for each named `async fn test(backend: Backend)`, a module of the same name
+/// with a `sqlite` and a `postgres` test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::helpers::postgres_available().await {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        }
+    )*};
+}
+
+/// The PostgreSQL server tests create their databases on; `UNDERSIGNED_TEST_POSTGRES_URL`
+/// overrides it. Each test gets a database of its own, dropped when the test ends.
+pub fn postgres_admin_url() -> String {
+    std::env::var("UNDERSIGNED_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether PostgreSQL answers. In CI (`CI` set) it must; elsewhere its absence skips the
+/// PostgreSQL half of the suite, saying so.
+pub async fn postgres_available() -> bool {
+    let url = postgres_admin_url();
+    let connecting = sqlx::PgPool::connect(&url);
+    match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+        Ok(Ok(pool)) => {
+            pool.close().await;
+            true
+        }
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "PostgreSQL is unreachable at {} in CI",
+                postgres_admin_url()
+            )
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED on PostgreSQL: no server at {} (set UNDERSIGNED_TEST_POSTGRES_URL)",
+                postgres_admin_url()
+            );
+            false
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
+    pub backend: Backend,
+    postgres_database: Option<String>,
     _data_dir: TempDir,
 }
 
 /// A server with the demo campaign loaded and a rate limit high enough not to get in the way.
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -39,6 +101,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
             actions_refill_ms: 1,
         },
         ..Config::default()
+    };
+    let postgres_database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(create_postgres_database(&mut config).await),
     };
     adjust(&mut config);
     let app = Application::build(config).await.expect("the server starts");
@@ -50,6 +116,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         address,
         client: new_client(),
         db,
+        backend,
+        postgres_database,
         _data_dir: data_dir,
     }
 }
@@ -217,4 +285,50 @@ submit_label = "Sign"
 {extra}
 "#
     )
+}
+
+/// Creates an empty database for one test and points `config` at it.
+async fn create_postgres_database(config: &mut Config) -> String {
+    let name = format!("undersigned_test_{}", rand::random::<u64>());
+    let admin = sqlx::PgPool::connect(&postgres_admin_url())
+        .await
+        .expect("PostgreSQL");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&admin)
+        .await
+        .expect("create the test database");
+    admin.close().await;
+    let mut url = url::Url::parse(&postgres_admin_url()).expect("PostgreSQL URL");
+    url.set_path(&name);
+    config.database_url = Some(url.to_string());
+    name
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_database.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let admin = sqlx::PgPool::connect(&postgres_admin_url())
+                    .await
+                    .map_err(std::io::Error::other)?;
+                sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&admin)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                admin.close().await;
+                Ok::<_, std::io::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
 }

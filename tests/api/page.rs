@@ -2,11 +2,10 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{EN, FR, petition_page, spawn_app};
+use crate::helpers::{Backend, EN, FR, petition_page, spawn_app};
 
-#[tokio::test]
-async fn the_demo_page_shows_campaign_counter_form_and_scripts_block() {
-    let app = spawn_app().await;
+async fn the_demo_page_shows_campaign_counter_form_and_scripts_block(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app.get_page(&format!("/page/{EN}")).await;
 
     assert_eq!(page.status, StatusCode::OK);
@@ -62,9 +61,8 @@ async fn the_demo_page_shows_campaign_counter_form_and_scripts_block() {
     assert!(body.find("/static/app.js").expect("app.js") < scripts_at);
 }
 
-#[tokio::test]
-async fn the_french_page_speaks_french_and_shares_the_campaign_counter() {
-    let app = spawn_app().await;
+async fn the_french_page_speaks_french_and_shares_the_campaign_counter(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app.get_page(&format!("/page/{FR}")).await;
 
     assert_eq!(page.attr("html", "lang").as_deref(), Some("fr"));
@@ -78,9 +76,8 @@ async fn the_french_page_speaks_french_and_shares_the_campaign_counter() {
     assert_eq!(page.text_of("button[type=submit]"), "Envoyer mon message");
 }
 
-#[tokio::test]
-async fn organiser_markdown_is_rendered_but_cannot_inject_script() {
-    let app = spawn_app().await;
+async fn organiser_markdown_is_rendered_but_cannot_inject_script(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut toml = petition_page("safe-text", "live", "");
     toml.push_str("\n[[blocks]]\ntype = \"campaign_section\"\nbody = \"**Bold** <script>alert('x')</script> <a href=\\\"javascript:alert(1)\\\">bad</a>\"\n");
     app.import(&toml).await;
@@ -91,9 +88,8 @@ async fn organiser_markdown_is_rendered_but_cannot_inject_script() {
     assert!(!page.text.contains("javascript:"));
 }
 
-#[tokio::test]
-async fn a_draft_page_is_not_public() {
-    let app = spawn_app().await;
+async fn a_draft_page_is_not_public(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.import(&petition_page("draft-page", "draft", "")).await;
 
     assert_eq!(
@@ -121,9 +117,8 @@ async fn a_draft_page_is_not_public() {
     );
 }
 
-#[tokio::test]
-async fn a_closed_page_shows_its_closing_message_instead_of_the_form() {
-    let app = spawn_app().await;
+async fn a_closed_page_shows_its_closing_message_instead_of_the_form(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.import(&petition_page("closed-page", "closed", ""))
         .await;
 
@@ -137,17 +132,15 @@ async fn a_closed_page_shows_its_closing_message_instead_of_the_form() {
     assert!(page.text_of(".counter-sentence").contains("10 signatures"));
 }
 
-#[tokio::test]
-async fn an_unknown_page_gets_a_bilingual_not_found_page() {
-    let app = spawn_app().await;
+async fn an_unknown_page_gets_a_bilingual_not_found_page(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app.get_page("/page/no-such-page").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.text.contains("Page not found") && page.text.contains("Page introuvable"));
 }
 
-#[tokio::test]
-async fn the_front_page_lists_public_pages_only() {
-    let app = spawn_app().await;
+async fn the_front_page_lists_public_pages_only(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.import(&petition_page("hidden-draft", "draft", ""))
         .await;
     let page = app.get_page("/").await;
@@ -161,9 +154,8 @@ async fn the_front_page_lists_public_pages_only() {
     assert!(!links.iter().any(|l| l.contains("hidden-draft")));
 }
 
-#[tokio::test]
-async fn pages_are_not_cached_and_carry_security_headers() {
-    let app = spawn_app().await;
+async fn pages_are_not_cached_and_carry_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .get(app.url(&format!("/page/{EN}")))
@@ -191,12 +183,30 @@ async fn pages_are_not_cached_and_carry_security_headers() {
     );
 }
 
-#[tokio::test]
-async fn health_reports_the_database() {
-    let app = spawn_app().await;
+async fn health_reports_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["database"], "sqlite");
+    assert_eq!(
+        body["database"],
+        if backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
 }
+
+crate::on_both_backends!(
+    the_demo_page_shows_campaign_counter_form_and_scripts_block,
+    the_french_page_speaks_french_and_shares_the_campaign_counter,
+    organiser_markdown_is_rendered_but_cannot_inject_script,
+    a_draft_page_is_not_public,
+    a_closed_page_shows_its_closing_message_instead_of_the_form,
+    an_unknown_page_gets_a_bilingual_not_found_page,
+    the_front_page_lists_public_pages_only,
+    pages_are_not_cached_and_carry_security_headers,
+    health_reports_the_database,
+);

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    EN, FR, petition_page, read_page, set, spawn_app, spawn_app_with, valid_form,
+    Backend, EN, FR, petition_page, read_page, set, spawn_app, spawn_app_with, valid_form,
 };
 
 fn location(response: &reqwest::Response) -> String {
@@ -16,9 +16,8 @@ fn location(response: &reqwest::Response) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step() {
-    let app = spawn_app().await;
+async fn a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.submit(EN, &valid_form("Ana.Silva@Example.org")).await;
 
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -89,9 +88,8 @@ async fn a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step() {
     );
 }
 
-#[tokio::test]
-async fn utm_tags_and_the_referrer_travel_with_the_form_and_are_stored() {
-    let app = spawn_app().await;
+async fn utm_tags_and_the_referrer_travel_with_the_form_and_are_stored(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .get(app.url(&format!(
@@ -129,9 +127,10 @@ async fn utm_tags_and_the_referrer_travel_with_the_form_and_are_stored() {
     );
 }
 
-#[tokio::test]
-async fn invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_kept() {
-    let app = spawn_app().await;
+async fn invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_kept(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     let mut form = valid_form("not-an-email");
     set(&mut form, "first_name", "   ");
     set(
@@ -180,9 +179,8 @@ async fn invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_ke
     assert_eq!(app.counter(EN).await["actions"], 0);
 }
 
-#[tokio::test]
-async fn missing_and_oversized_fields_are_refused_with_their_limits() {
-    let app = spawn_app().await;
+async fn missing_and_oversized_fields_are_refused_with_their_limits(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut form = valid_form("long@example.org");
     set(&mut form, "last_name", &"x".repeat(101));
     set(&mut form, "message", &"y".repeat(5001));
@@ -213,9 +211,8 @@ async fn missing_and_oversized_fields_are_refused_with_their_limits() {
     );
 }
 
-#[tokio::test]
-async fn errors_on_the_french_page_are_in_french() {
-    let app = spawn_app().await;
+async fn errors_on_the_french_page_are_in_french(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut form = valid_form("");
     set(&mut form, "email", "");
     let page = read_page(app.submit(FR, &form).await).await;
@@ -230,9 +227,10 @@ async fn errors_on_the_french_page_are_in_french() {
     );
 }
 
-#[tokio::test]
-async fn a_post_without_a_valid_csrf_token_changes_nothing_and_offers_the_form_again() {
-    let app = spawn_app().await;
+async fn a_post_without_a_valid_csrf_token_changes_nothing_and_offers_the_form_again(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     app.get_page(&format!("/page/{EN}")).await; // has the cookie, but sends no token
 
     let missing = read_page(
@@ -284,9 +282,8 @@ async fn a_post_without_a_valid_csrf_token_changes_nothing_and_offers_the_form_a
     assert_eq!(app.actions_on(EN).await.len(), 1);
 }
 
-#[tokio::test]
-async fn a_filled_honeypot_looks_like_success_but_stores_nothing() {
-    let app = spawn_app().await;
+async fn a_filled_honeypot_looks_like_success_but_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut form = valid_form("bot@example.org");
     set(&mut form, "website", "http://spam.example");
     let response = app.submit(EN, &form).await;
@@ -296,9 +293,8 @@ async fn a_filled_honeypot_looks_like_success_but_stores_nothing() {
     assert_eq!(app.counter(EN).await["actions"], 0);
 }
 
-#[tokio::test]
-async fn the_same_email_is_counted_once_per_page_and_told_so_kindly() {
-    let app = spawn_app().await;
+async fn the_same_email_is_counted_once_per_page_and_told_so_kindly(backend: Backend) {
+    let app = spawn_app(backend).await;
     assert_eq!(
         app.submit(EN, &valid_form("twice@example.org"))
             .await
@@ -322,9 +318,8 @@ async fn the_same_email_is_counted_once_per_page_and_told_so_kindly() {
     );
 }
 
-#[tokio::test]
-async fn locked_parts_of_a_letter_come_from_the_page_not_from_the_post() {
-    let app = spawn_app().await;
+async fn locked_parts_of_a_letter_come_from_the_page_not_from_the_post(backend: Backend) {
+    let app = spawn_app(backend).await;
     let toml = crate::helpers::petition_page("locked-letter", "live", "")
         .replace("kind = \"petition\"", "kind = \"letter\"")
         + "\n[blocks.letter]\nsubject = \"Organiser subject\"\nsubject_editable = false\nopening = \"Dear Authority,\"\nbody = \"Organiser body.\"\nbody_editable = false\n";
@@ -348,9 +343,8 @@ async fn locked_parts_of_a_letter_come_from_the_page_not_from_the_post() {
     assert!(!message.contains("Forged"));
 }
 
-#[tokio::test]
-async fn a_petition_stores_no_letter_and_optional_fields_may_stay_empty() {
-    let app = spawn_app().await;
+async fn a_petition_stores_no_letter_and_optional_fields_may_stay_empty(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.import(&petition_page(
         "river",
         "live",
@@ -381,9 +375,8 @@ async fn a_petition_stores_no_letter_and_optional_fields_may_stay_empty() {
     assert_eq!(app.counter("river").await["count"], 11);
 }
 
-#[tokio::test]
-async fn a_closed_page_refuses_submissions_with_410() {
-    let app = spawn_app().await;
+async fn a_closed_page_refuses_submissions_with_410(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.import(&petition_page("closing", "live", "")).await;
     let token = app.get_page("/page/closing").await.csrf_token();
     app.import(&petition_page("closing", "closed", "")).await;
@@ -401,9 +394,8 @@ async fn a_closed_page_refuses_submissions_with_410() {
     assert!(app.actions_on("closing").await.is_empty());
 }
 
-#[tokio::test]
-async fn too_many_submissions_from_one_address_get_429_with_retry_after() {
-    let app = spawn_app_with(|config| {
+async fn too_many_submissions_from_one_address_get_429_with_retry_after(backend: Backend) {
+    let app = spawn_app_with(backend, |config| {
         config.rate_limit.actions_burst = 2;
         config.rate_limit.actions_refill_ms = 60_000;
     })
@@ -437,9 +429,8 @@ async fn too_many_submissions_from_one_address_get_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn an_oversized_body_is_refused_before_it_is_read() {
-    let app = spawn_app().await;
+async fn an_oversized_body_is_refused_before_it_is_read(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut form = valid_form("big@example.org");
     set(&mut form, "message", &"z".repeat(100 * 1024));
     let response = app.submit(EN, &form).await;
@@ -447,9 +438,8 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
     assert!(app.actions_on(EN).await.is_empty());
 }
 
-#[tokio::test]
-async fn concurrent_submissions_are_counted_exactly() {
-    let app = std::sync::Arc::new(spawn_app().await);
+async fn concurrent_submissions_are_counted_exactly(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(backend).await);
     let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
     let distinct = 60;
     let mut tasks = Vec::new();
@@ -472,3 +462,20 @@ async fn concurrent_submissions_are_counted_exactly() {
     assert_eq!(counter["count"], distinct as i64 + 785);
     assert_eq!(app.counter(FR).await["count"], distinct as i64 + 785);
 }
+
+crate::on_both_backends!(
+    a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step,
+    utm_tags_and_the_referrer_travel_with_the_form_and_are_stored,
+    invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_kept,
+    missing_and_oversized_fields_are_refused_with_their_limits,
+    errors_on_the_french_page_are_in_french,
+    a_post_without_a_valid_csrf_token_changes_nothing_and_offers_the_form_again,
+    a_filled_honeypot_looks_like_success_but_stores_nothing,
+    the_same_email_is_counted_once_per_page_and_told_so_kindly,
+    locked_parts_of_a_letter_come_from_the_page_not_from_the_post,
+    a_petition_stores_no_letter_and_optional_fields_may_stay_empty,
+    a_closed_page_refuses_submissions_with_410,
+    too_many_submissions_from_one_address_get_429_with_retry_after,
+    an_oversized_body_is_refused_before_it_is_read,
+    concurrent_submissions_are_counted_exactly,
+);
