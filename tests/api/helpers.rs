@@ -81,7 +81,6 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
-    pub backend: Backend,
     postgres_database: Option<String>,
     _data_dir: TempDir,
 }
@@ -116,7 +115,6 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         address,
         client: new_client(),
         db,
-        backend,
         postgres_database,
         _data_dir: data_dir,
     }
