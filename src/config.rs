@@ -74,10 +74,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         // A family or an office behind one address can act together; a script cannot
         // sustain more than ten a minute.
-        Self {
-            actions_burst: 20,
-            actions_refill_ms: 6_000,
-        }
+        Self { actions_burst: 20, actions_refill_ms: 6_000 }
     }
 }
 
@@ -100,9 +97,7 @@ impl Config {
                 return Err(ConfigError::MissingFile(path.to_path_buf()));
             }
             Some(path) => figment = figment.merge(Toml::file(path)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE))
-            }
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
             None => {}
         }
         let config: Config = figment
@@ -117,23 +112,17 @@ impl Config {
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.rate_limit.actions_burst == 0 || self.rate_limit.actions_refill_ms == 0 {
             return Err(ConfigError::Unsafe(
-                "rate_limit.actions_burst and rate_limit.actions_refill_ms must be above zero"
-                    .into(),
+                "rate_limit.actions_burst and rate_limit.actions_refill_ms must be above zero".into(),
             ));
         }
         if let Some(url) = &self.public_url {
-            let parsed = Url::parse(url)
-                .map_err(|e| ConfigError::Unsafe(format!("public_url {url:?}: {e}")))?;
+            let parsed = Url::parse(url).map_err(|e| ConfigError::Unsafe(format!("public_url {url:?}: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(ConfigError::Unsafe(format!(
-                    "public_url {url:?} must start with http:// or https://"
-                )));
+                return Err(ConfigError::Unsafe(format!("public_url {url:?} must start with http:// or https://")));
             }
         }
         if self.secret_key.as_ref().is_some_and(|key| key.len() < 32) {
-            return Err(ConfigError::Unsafe(
-                "secret_key must be at least 32 characters long".into(),
-            ));
+            return Err(ConfigError::Unsafe("secret_key must be at least 32 characters long".into()));
         }
         Ok(())
     }
@@ -142,10 +131,7 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
-            _ => format!(
-                "sqlite://{}",
-                self.data_dir.join("undersigned.db").display()
-            ),
+            _ => format!("sqlite://{}", self.data_dir.join("undersigned.db").display()),
         }
     }
 
@@ -167,8 +153,7 @@ impl Config {
         if let Some(url) = &shown.database_url {
             shown.database_url = Some(redact_password(url));
         }
-        toml::to_string_pretty(&shown)
-            .unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
     }
 }
 
@@ -188,15 +173,9 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(redact_password),
-            )
+            .field("database_url", &self.database_url.as_deref().map(redact_password))
             .field("public_url", &self.public_url)
-            .field(
-                "secret_key",
-                &self.secret_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("behind_proxy", &self.behind_proxy)
             .field("rate_limit", &self.rate_limit)
             .field("log_format", &self.log_format)
@@ -224,24 +203,15 @@ mod tests {
             ..Config::default()
         };
         for shown in [format!("{config:?}"), config.to_redacted_toml()] {
-            assert!(
-                !shown.contains("kkkk") && !shown.contains("hunter2"),
-                "{shown}"
-            );
+            assert!(!shown.contains("kkkk") && !shown.contains("hunter2"), "{shown}");
         }
     }
 
     #[test]
     fn unsafe_settings_are_refused() {
-        let short_key = Config {
-            secret_key: Some("short".into()),
-            ..Config::default()
-        };
+        let short_key = Config { secret_key: Some("short".into()), ..Config::default() };
         assert!(short_key.check().is_err());
-        let bad_url = Config {
-            public_url: Some("ftp://example.org".into()),
-            ..Config::default()
-        };
+        let bad_url = Config { public_url: Some("ftp://example.org".into()), ..Config::default() };
         assert!(bad_url.check().is_err());
     }
 }

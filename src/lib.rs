@@ -7,6 +7,7 @@
 //! - [`web`] and [`api`]: thin HTTP adapters over the services.
 //! - [`config`], [`startup`] and [`telemetry`]: configuration and the server's assembly.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod db;

@@ -1,14 +1,17 @@
 //! The `undersigned` command: the server and the operator's tools.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use undersigned::config::Config;
+use undersigned::db::actions::ExportFilter;
 use undersigned::domain::page::PageFormat;
-use undersigned::services::{demo, pages};
+use undersigned::domain::user::Role;
+use undersigned::services::{demo, exports, pages, users};
 use undersigned::startup::{Application, open_database};
 use undersigned::telemetry;
 
@@ -47,8 +50,86 @@ enum Command {
         #[command(subcommand)]
         command: PagesCommand,
     },
+    /// Export actions.
+    Actions {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    },
+    /// Manage organisers' accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Print the configuration in force (secrets hidden).
     Config,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create an account. The password is asked for on a terminal, or read from the first
+    /// line of standard input; never from the command line, where others could see it.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Editor)]
+        role: RoleArg,
+    },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ActionsCommand {
+    /// Write actions as CSV (the columns of the workspace's export) to a file or stdout.
+    Export {
+        /// Only this campaign's actions (its slug).
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Only this page's actions (its slug).
+        #[arg(long)]
+        page: Option<String>,
+        /// From this day on (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Up to and including this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// The file to write [default: standard output].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Editor,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
+fn read_new_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password("Password (at least 12 characters): ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        if password != again {
+            bail!("the two passwords differ");
+        }
+        Ok(password)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
 }
 
 #[derive(Subcommand)]
@@ -110,9 +191,7 @@ async fn main() -> anyhow::Result<()> {
             let db = open_database(&config).await?;
             println!("migrations applied ({})", db.backend_name());
         }
-        Command::Pages {
-            command: PagesCommand::Import { files },
-        } => {
+        Command::Pages { command: PagesCommand::Import { files } } => {
             let db = open_database(&config).await?;
             let mut failed = 0;
             for file in &files {
@@ -123,11 +202,7 @@ async fn main() -> anyhow::Result<()> {
                 .await;
                 match result {
                     Ok(imported) => {
-                        let what = if imported.created {
-                            "created"
-                        } else {
-                            "updated"
-                        };
+                        let what = if imported.created { "created" } else { "updated" };
                         println!("{what} page {} from {}", imported.slug, file.display());
                     }
                     Err(error) => {
@@ -137,26 +212,67 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             if failed > 0 {
-                bail!(
-                    "{failed} of {} files were not imported; nothing was changed for them",
-                    files.len()
-                );
+                bail!("{failed} of {} files were not imported; nothing was changed for them", files.len());
             }
         }
-        Command::Pages {
-            command: PagesCommand::Export { slug, format },
-        } => {
+        Command::Pages { command: PagesCommand::Export { slug, format } } => {
             let db = open_database(&config).await?;
             let spec = pages::export_page(&db, &slug).await?;
             let format = match format {
                 FileFormat::Toml => PageFormat::Toml,
                 FileFormat::Yaml => PageFormat::Yaml,
             };
-            let text = spec
-                .to_text(format)
-                .map_err(anyhow::Error::msg)
-                .context("cannot write the page")?;
+            let text = spec.to_text(format).map_err(anyhow::Error::msg).context("cannot write the page")?;
             std::io::stdout().write_all(text.as_bytes())?;
+        }
+        Command::Actions { command: ActionsCommand::Export { campaign, page, from, to, output } } => {
+            let db = open_database(&config).await?;
+            let start_of = |day: chrono::NaiveDate| day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+            let filter = ExportFilter {
+                campaign,
+                page,
+                from: from.and_then(start_of),
+                until: to.and_then(|day| day.succ_opt()).and_then(start_of),
+            };
+            let total = undersigned::db::actions::export_count(&db, &filter).await?;
+            let progress = if std::io::stderr().is_terminal() {
+                ProgressBar::new(total.max(0) as u64)
+            } else {
+                ProgressBar::hidden()
+            };
+            progress.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} actions ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let mut out: Box<dyn Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let counter = progress.clone();
+            let chunks = exports::stream(db, filter, move |rows| counter.inc(rows as u64));
+            futures_util::pin_mut!(chunks);
+            while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+                out.write_all(&chunk?)?;
+            }
+            out.flush()?;
+            progress.finish_and_clear();
+            if let Some(path) = output {
+                eprintln!("exported {total} actions to {}", path.display());
+            }
+        }
+        Command::Users { command: UsersCommand::Create { email, role } } => {
+            let db = open_database(&config).await?;
+            let password = read_new_password()?;
+            let user = users::create_user(&db, &email, role.into(), &password).await?;
+            println!("created {} account for {}", user.role.as_str(), user.email);
+        }
+        Command::Users { command: UsersCommand::List } => {
+            let db = open_database(&config).await?;
+            for user in undersigned::db::users::list(&db).await? {
+                println!("{}\t{}\t{}", user.email, user.role.as_str(), user.created_at.format("%Y-%m-%d"));
+            }
         }
         Command::Config => {
             config.check()?;

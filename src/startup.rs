@@ -19,10 +19,7 @@ pub enum StartupError {
     #[error("cannot read or create the secret key {path}: {source}")]
     SecretKey { path: String, source: io::Error },
     #[error("cannot listen on {address}: {source}")]
-    Listen {
-        address: SocketAddr,
-        source: io::Error,
-    },
+    Listen { address: SocketAddr, source: io::Error },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -36,10 +33,8 @@ pub async fn open_database(config: &Config) -> Result<Db, StartupError> {
 }
 
 fn ensure_data_dir(config: &Config) -> Result<(), StartupError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })
 }
 
 /// A server bound to its address, ready to run.
@@ -52,19 +47,11 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let db = open_database(&config).await?;
         let secret = secret_key(&config)?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Listen {
-                    address: config.listen,
-                    source,
-                })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartupError::Listen {
-                address: config.listen,
-                source,
-            })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Listen { address: config.listen, source })?;
+        let address =
+            listener.local_addr().map_err(|source| StartupError::Listen { address: config.listen, source })?;
         let public_url = match &config.public_url {
             Some(_) => config.public_url(),
             None => format!("http://{address}"),
@@ -84,11 +71,25 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then finishes the requests under way.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let flusher = tokio::spawn(flush_page_views(self.state.clone()));
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        flusher.abort();
+        if let Err(error) = self.state.page_views.flush(&self.state.db).await {
+            tracing::warn!(%error, "could not write the last page views");
+        }
         self.state.db.close().await;
         Ok(())
+    }
+}
+
+/// Writes counted page views every few seconds.
+async fn flush_page_views(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        if let Err(error) = state.page_views.flush(&state.db).await {
+            tracing::warn!(%error, "could not write page views; will retry");
+        }
     }
 }
 
@@ -122,20 +123,14 @@ fn secret_key(config: &Config) -> Result<Vec<u8>, StartupError> {
     }
     ensure_data_dir(config)?;
     let path = config.data_dir.join("secret.key");
-    let error = |source| StartupError::SecretKey {
-        path: path.display().to_string(),
-        source,
-    };
+    let error = |source| StartupError::SecretKey { path: path.display().to_string(), source };
     match create_secret_file(&path) {
         Ok(key) => Ok(key),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let key = std::fs::read_to_string(&path).map_err(error)?;
             let key = key.trim();
             if key.len() < 32 {
-                return Err(error(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the key is shorter than 32 characters",
-                )));
+                return Err(error(io::Error::new(io::ErrorKind::InvalidData, "the key is shorter than 32 characters")));
             }
             Ok(key.as_bytes().to_vec())
         }

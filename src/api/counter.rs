@@ -14,13 +14,8 @@ use crate::services::pages::public_counter;
 use crate::web::AppState;
 
 pub fn routes() -> Router<AppState> {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET]);
-    Router::new().route(
-        "/api/v1/pages/{slug}/counter",
-        get(show_counter).layer(cors),
-    )
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]);
+    Router::new().route("/api/v1/pages/{slug}/counter", get(show_counter).layer(cors))
 }
 
 /// `count` is what the page shows: `actions` in the counter's scope plus `offset`.
@@ -32,19 +27,9 @@ pub struct CounterBody {
     pub goal: Option<i64>,
 }
 
-async fn show_counter(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+async fn show_counter(State(state): State<AppState>, Path(slug): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let counter = public_counter(&state.db, &slug).await?.counter;
-    let body = CounterBody {
-        count: counter.count(),
-        actions: counter.actions,
-        offset: counter.offset,
-        goal: counter.goal,
-    };
-    Ok((
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
-        Json(body),
-    ))
+    let body =
+        CounterBody { count: counter.count(), actions: counter.actions, offset: counter.offset, goal: counter.goal };
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))], Json(body)))
 }

@@ -38,18 +38,10 @@ impl From<PageError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match &self {
-            ApiError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "No public page has this slug.",
-            ),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No public page has this slug."),
             _ => {
                 tracing::error!(error = %self, "API request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Something went wrong on our side.",
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side.")
             }
         };
         (status, Json(json!({ "error": code, "message": message }))).into_response()

@@ -95,3 +95,218 @@ pub async fn list_for_page(db: &Db, page_id: i64) -> Result<Vec<StoredAction>, D
                from actions where page_id = $1 order by id";
     Ok(on_reader!(db, pool => sqlx::query_as(sql).bind(page_id).fetch_all(pool).await)?)
 }
+
+/// Which actions a list, an export or a dashboard covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Page(i64),
+    Campaign(i64),
+}
+
+impl Scope {
+    /// A condition on `a.page_id` selecting the scope's actions, with `$1` its id.
+    fn condition(self) -> &'static str {
+        match self {
+            Scope::Page(_) => "a.page_id = $1",
+            Scope::Campaign(_) => "a.page_id in (select id from pages where campaign_id = $1)",
+        }
+    }
+
+    fn id(self) -> i64 {
+        match self {
+            Scope::Page(id) | Scope::Campaign(id) => id,
+        }
+    }
+}
+
+/// A line of the workspace's list of actions.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActionListing {
+    pub id: i64,
+    pub page_slug: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub postal_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `%text%` for LIKE, with the text's own wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Actions in `scope`, newest first, whose name, email or postal code contains `search`;
+/// with the number of all matching actions.
+pub async fn search(
+    db: &Db,
+    scope: Scope,
+    search: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ActionListing>, i64), DbError> {
+    let pattern = like_pattern(search);
+    let matching = format!(
+        "{} and ($2 = '%%' or lower(coalesce(a.first_name, '') || ' ' || coalesce(a.last_name, '')) like $2 escape '\\'
+              or a.email like $2 escape '\\' or lower(coalesce(a.postal_code, '')) like $2 escape '\\'
+              or lower(replace(coalesce(a.postal_code, ''), ' ', '')) like replace($2, ' ', '') escape '\\')",
+        scope.condition()
+    );
+    let list_sql = format!(
+        "select a.id, p.slug as page_slug, a.email, a.first_name, a.last_name, a.postal_code, a.created_at
+         from actions a join pages p on p.id = a.page_id where {matching} order by a.id desc limit $3 offset $4"
+    );
+    let count_sql = format!("select count(*) from actions a where {matching}");
+    let rows: Vec<ActionListing> = on_reader!(db, pool => sqlx::query_as(&list_sql)
+        .bind(scope.id()).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await)?;
+    let total: i64 =
+        on_reader!(db, pool => sqlx::query_scalar(&count_sql).bind(scope.id()).bind(&pattern).fetch_one(pool).await)?;
+    Ok((rows, total))
+}
+
+pub async fn find(db: &Db, id: i64) -> Result<Option<StoredAction>, DbError> {
+    let sql = "select id, page_id, email, first_name, last_name, postal_code, country, consent, consent_text, subject,
+                      message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, created_at
+               from actions where id = $1";
+    Ok(on_reader!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?)
+}
+
+/// Deletes an action (spam, a test) and takes it off its page's count, in one
+/// transaction. Returns the page it was on, or `None` if there was no such action.
+pub async fn delete_counted(db: &Db, id: i64) -> Result<Option<i64>, DbError> {
+    let page_id = on_writer!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let page_id: Option<i64> = sqlx::query_scalar("delete from actions where id = $1 returning page_id")
+            .bind(id).fetch_optional(&mut *tx).await?;
+        if let Some(page_id) = page_id {
+            sqlx::query(
+                "update action_counts set actions = actions - 1
+                 where page_id = $1 and shard = (select min(shard) from action_counts where page_id = $1 and actions > 0)")
+                .bind(page_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        page_id
+    });
+    Ok(page_id)
+}
+
+/// What an export covers: a campaign, a page, a time range, or all of these.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    pub campaign: Option<String>,
+    pub page: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One row of the CSV export.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportRow {
+    pub id: i64,
+    pub campaign: String,
+    pub page: String,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: String,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub consent: bool,
+    pub consent_text: Option<String>,
+    pub subject: Option<String>,
+    pub message: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_content: Option<String>,
+    pub utm_term: Option<String>,
+    pub referrer: Option<String>,
+}
+
+const EXPORT_FILTER: &str = "($1 is null or c.slug = $1) and ($2 is null or p.slug = $2)
+      and ($3 is null or a.created_at >= $3) and ($4 is null or a.created_at < $4)";
+
+/// The next `limit` rows of an export after action `after`, in id order. Reading in
+/// batches keeps memory flat and holds no long read transaction.
+pub async fn export_batch(db: &Db, filter: &ExportFilter, after: i64, limit: i64) -> Result<Vec<ExportRow>, DbError> {
+    let sql = format!(
+        "select a.id, c.slug as campaign, p.slug as page, p.kind, a.created_at, a.first_name, a.last_name, a.email,
+                a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source, a.utm_medium,
+                a.utm_campaign, a.utm_content, a.utm_term, a.referrer
+         from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
+         where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
+    );
+    Ok(on_reader!(db, pool => sqlx::query_as(&sql)
+        .bind(filter.campaign.as_deref()).bind(filter.page.as_deref()).bind(filter.from).bind(filter.until)
+        .bind(after).bind(limit).fetch_all(pool).await)?)
+}
+
+pub async fn export_count(db: &Db, filter: &ExportFilter) -> Result<i64, DbError> {
+    let sql = format!(
+        "select count(*) from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
+         where {EXPORT_FILTER}"
+    );
+    Ok(on_reader!(db, pool => sqlx::query_scalar(&sql)
+        .bind(filter.campaign.as_deref()).bind(filter.page.as_deref()).bind(filter.from).bind(filter.until)
+        .fetch_one(pool).await)?)
+}
+
+/// `(label, count)` pairs for a dashboard.
+pub type Tally = Vec<(String, i64)>;
+
+/// The most frequent values of `expression` among the scope's actions.
+async fn top(db: &Db, scope: Scope, expression: &str, limit: i64) -> Result<Tally, DbError> {
+    let sql = format!(
+        "select coalesce({expression}, '') as label, count(*) as n from actions a where {} group by 1 order by n desc, label limit $2",
+        scope.condition()
+    );
+    Ok(on_reader!(db, pool => sqlx::query_as(&sql).bind(scope.id()).bind(limit).fetch_all(pool).await)?)
+}
+
+/// What a dashboard shows about a scope's actions.
+#[derive(Debug, Clone, Default)]
+pub struct Breakdown {
+    pub per_day: Tally,
+    pub per_hour: Tally,
+    pub referrers: Tally,
+    pub utm_sources: Tally,
+    pub countries: Tally,
+    pub postal_areas: Tally,
+}
+
+pub async fn breakdown(
+    db: &Db,
+    scope: Scope,
+    since_day: DateTime<Utc>,
+    since_hour: DateTime<Utc>,
+) -> Result<Breakdown, DbError> {
+    // Bucketing a timestamp is where the dialects differ: SQLite stores RFC 3339 text.
+    let (day, hour) = match &db.backend {
+        crate::db::Backend::Sqlite { .. } => ("substr(a.created_at, 1, 10)", "substr(a.created_at, 1, 13)"),
+        crate::db::Backend::Postgres(_) => (
+            "to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD')",
+            "to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+        ),
+    };
+    let series = |bucket: &str| {
+        format!(
+            "select {bucket} as label, count(*) as n from actions a where {} and a.created_at >= $2 group by 1 order by 1",
+            scope.condition()
+        )
+    };
+    let (day_sql, hour_sql) = (series(day), series(hour));
+    let per_day: Tally =
+        on_reader!(db, pool => sqlx::query_as(&day_sql).bind(scope.id()).bind(since_day).fetch_all(pool).await)?;
+    let per_hour: Tally =
+        on_reader!(db, pool => sqlx::query_as(&hour_sql).bind(scope.id()).bind(since_hour).fetch_all(pool).await)?;
+    Ok(Breakdown {
+        per_day,
+        per_hour,
+        referrers: top(db, scope, "a.referrer", 10).await?,
+        utm_sources: top(db, scope, "a.utm_source", 10).await?,
+        countries: top(db, scope, "a.country", 20).await?,
+        postal_areas: top(db, scope, "upper(substr(a.postal_code, 1, 3))", 20).await?,
+    })
+}

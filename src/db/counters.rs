@@ -36,19 +36,21 @@ pub async fn for_page(db: &Db, slug: &str) -> Result<Option<PageCounter>, DbErro
                case when p.counter_scope = 'campaign' then c.counter_goal else p.counter_goal end as counter_goal
         from pages p join campaigns c on c.id = p.campaign_id
         where p.slug = $1";
-    let row: Option<CounterRow> =
-        on_reader!(db, pool => sqlx::query_as(sql).bind(slug).fetch_optional(pool).await)?;
+    let row: Option<CounterRow> = on_reader!(db, pool => sqlx::query_as(sql).bind(slug).fetch_optional(pool).await)?;
     row.map(|row| {
         let status = PageStatus::parse(&row.status)
             .ok_or_else(|| DbError::Corrupt(format!("page {slug}: status {:?}", row.status)))?;
         Ok(PageCounter {
             status,
-            counter: ActionCounter {
-                actions: row.actions,
-                offset: row.counter_offset,
-                goal: row.counter_goal,
-            },
+            counter: ActionCounter { actions: row.actions, offset: row.counter_offset, goal: row.counter_goal },
         })
     })
     .transpose()
+}
+
+/// Counted actions on one page, whatever its counter's scope.
+pub async fn page_actions(db: &Db, page_id: i64) -> Result<i64, DbError> {
+    Ok(on_reader!(db, pool => sqlx::query_scalar(
+        "select cast(coalesce(sum(actions), 0) as bigint) from action_counts where page_id = $1")
+        .bind(page_id).fetch_one(pool).await)?)
 }

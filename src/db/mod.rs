@@ -7,9 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Runs `$body` with `$pool` bound to the pool that serves reads.
 macro_rules! on_reader {
@@ -33,7 +31,10 @@ macro_rules! on_writer {
 
 pub mod actions;
 pub mod counters;
+pub mod page_views;
 pub mod pages;
+pub mod sessions;
+pub mod users;
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
@@ -41,12 +42,15 @@ pub struct Db {
     backend: Backend,
 }
 
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend_name()).finish()
+    }
+}
+
 #[derive(Clone)]
 enum Backend {
-    Sqlite {
-        reader: SqlitePool,
-        writer: SqlitePool,
-    },
+    Sqlite { reader: SqlitePool, writer: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -74,26 +78,13 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
-            let reader = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options.read_only(true))
-                .await?;
-            Ok(Self {
-                backend: Backend::Sqlite { reader, writer },
-            })
+            let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+            let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+            Ok(Self { backend: Backend::Sqlite { reader, writer } })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(20)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
-            Ok(Self {
-                backend: Backend::Postgres(pool),
-            })
+            let pool =
+                PgPoolOptions::new().max_connections(20).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            Ok(Self { backend: Backend::Postgres(pool) })
         } else {
             Err(DbError::UnsupportedUrl(url.to_string()))
         }
@@ -102,9 +93,7 @@ impl Db {
     /// Applies the embedded migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                sqlx::migrate!("./migrations/sqlite").run(writer).await?
-            }
+            Backend::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await?,
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())

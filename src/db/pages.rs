@@ -64,23 +64,19 @@ const SELECT_PAGE: &str = "
 
 impl PageRow {
     fn into_page(self) -> Result<Page, DbError> {
-        let corrupt = |what: &str, value: &str| {
-            DbError::Corrupt(format!("page {}: {what} {value:?}", self.id))
-        };
+        let corrupt = |what: &str, value: &str| DbError::Corrupt(format!("page {}: {what} {value:?}", self.id));
         let Json(content) = self.content;
         let mut spec = PageSpec {
             slug: Slug::parse(&self.slug).map_err(|_| corrupt("slug", &self.slug))?,
             locale: Locale::parse(&self.locale).ok_or_else(|| corrupt("locale", &self.locale))?,
-            status: PageStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("status", &self.status))?,
+            status: PageStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
             kind: PageKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?,
             title: self.title,
             intro: content.intro,
             share_text: content.share_text,
             closing_message: content.closing_message,
             campaign: CampaignRef {
-                slug: Slug::parse(&self.campaign_slug)
-                    .map_err(|_| corrupt("campaign slug", &self.campaign_slug))?,
+                slug: Slug::parse(&self.campaign_slug).map_err(|_| corrupt("campaign slug", &self.campaign_slug))?,
                 name: self.campaign_name,
             },
             blocks: content.blocks,
@@ -89,19 +85,19 @@ impl PageRow {
             counter.offset = self.counter_offset;
             counter.goal = self.counter_goal;
         }
-        Ok(Page {
-            id: self.id,
-            campaign_id: self.campaign_id,
-            spec,
-            updated_at: self.updated_at,
-        })
+        Ok(Page { id: self.id, campaign_id: self.campaign_id, spec, updated_at: self.updated_at })
     }
 }
 
 pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Page>, DbError> {
     let sql = format!("{SELECT_PAGE} where p.slug = $1");
-    let row: Option<PageRow> =
-        on_reader!(db, pool => sqlx::query_as(&sql).bind(slug).fetch_optional(pool).await)?;
+    let row: Option<PageRow> = on_reader!(db, pool => sqlx::query_as(&sql).bind(slug).fetch_optional(pool).await)?;
+    row.map(PageRow::into_page).transpose()
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Page>, DbError> {
+    let sql = format!("{SELECT_PAGE} where p.id = $1");
+    let row: Option<PageRow> = on_reader!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
     row.map(PageRow::into_page).transpose()
 }
 
@@ -111,14 +107,19 @@ pub async fn list_public(db: &Db) -> Result<Vec<PageSummary>, DbError> {
     Ok(on_reader!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
 }
 
+/// Who changed a page and how, kept in its history.
+#[derive(Debug, Clone)]
+pub struct ChangeNote<'a> {
+    pub user_id: Option<i64>,
+    pub summary: &'a str,
+}
+
 /// Creates the page, or replaces the page with the same slug; creates or renames its
-/// campaign. Returns the stored page and whether it is new. All or nothing.
-pub async fn save(db: &Db, spec: &PageSpec) -> Result<(Page, bool), DbError> {
+/// campaign; records the new version in the page's history. Returns the stored page and
+/// whether it is new. All or nothing.
+pub async fn save(db: &Db, spec: &PageSpec, note: ChangeNote<'_>) -> Result<(Page, bool), DbError> {
     let now = Utc::now();
-    let (offset, goal) = spec
-        .counter()
-        .map(|c| (c.offset, c.goal))
-        .unwrap_or((0, None));
+    let (offset, goal) = spec.counter().map(|c| (c.offset, c.goal)).unwrap_or((0, None));
     let scope = spec.counter_scope();
     let mut blocks = spec.blocks.clone();
     for block in &mut blocks {
@@ -158,7 +159,7 @@ pub async fn save(db: &Db, spec: &PageSpec) -> Result<(Page, bool), DbError> {
             .bind(spec.slug.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        sqlx::query(
+        let page_id: i64 = sqlx::query_scalar(
             "insert into pages (campaign_id, slug, locale, status, kind, title, counter_scope, counter_offset,
                                 counter_goal, content, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
@@ -166,7 +167,8 @@ pub async fn save(db: &Db, spec: &PageSpec) -> Result<(Page, bool), DbError> {
                 campaign_id = excluded.campaign_id, locale = excluded.locale, status = excluded.status,
                 kind = excluded.kind, title = excluded.title, counter_scope = excluded.counter_scope,
                 counter_offset = excluded.counter_offset, counter_goal = excluded.counter_goal,
-                content = excluded.content, updated_at = excluded.updated_at",
+                content = excluded.content, updated_at = excluded.updated_at
+             returning id",
         )
         .bind(campaign_id)
         .bind(spec.slug.as_str())
@@ -179,13 +181,153 @@ pub async fn save(db: &Db, spec: &PageSpec) -> Result<(Page, bool), DbError> {
         .bind(page_goal)
         .bind(&content)
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("insert into page_revisions (page_id, user_id, summary, spec, created_at) values ($1, $2, $3, $4, $5)")
+            .bind(page_id)
+            .bind(note.user_id)
+            .bind(note.summary)
+            .bind(Json(spec))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         existing.is_none()
     });
-    let page = find_by_slug(db, spec.slug.as_str()).await?.ok_or_else(|| {
-        DbError::Corrupt(format!("page {} vanished after it was saved", spec.slug))
-    })?;
+    let page = find_by_slug(db, spec.slug.as_str())
+        .await?
+        .ok_or_else(|| DbError::Corrupt(format!("page {} vanished after it was saved", spec.slug)))?;
     Ok((page, created))
+}
+
+/// A past version of a page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Revision {
+    pub id: i64,
+    pub summary: String,
+    pub user_email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn revisions(db: &Db, page_id: i64) -> Result<Vec<Revision>, DbError> {
+    let sql = "select r.id, r.summary, u.email as user_email, r.created_at
+               from page_revisions r left join users u on u.id = r.user_id
+               where r.page_id = $1 order by r.id desc limit 500";
+    Ok(on_reader!(db, pool => sqlx::query_as(sql).bind(page_id).fetch_all(pool).await)?)
+}
+
+/// The page as it was in revision `id`.
+pub async fn revision_spec(db: &Db, page_id: i64, id: i64) -> Result<Option<PageSpec>, DbError> {
+    let row: Option<(Json<PageSpec>,)> = on_reader!(db, pool => sqlx::query_as(
+        "select spec from page_revisions where page_id = $1 and id = $2")
+        .bind(page_id).bind(id).fetch_optional(pool).await)?;
+    Ok(row.map(|(Json(spec),)| spec))
+}
+
+/// Every campaign's slug and name, for choosing one.
+pub async fn campaigns(db: &Db) -> Result<Vec<(i64, String, String)>, DbError> {
+    Ok(
+        on_reader!(db, pool => sqlx::query_as("select id, slug, name from campaigns order by name").fetch_all(pool).await)?,
+    )
+}
+
+/// Every page with its campaign, for the workspace's list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PageListing {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub locale: String,
+    pub status: String,
+    pub campaign_id: i64,
+    pub campaign_slug: String,
+    pub campaign_name: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn list_all(db: &Db) -> Result<Vec<PageListing>, DbError> {
+    let sql = "select p.id, p.slug, p.title, p.locale, p.status, p.campaign_id, c.slug as campaign_slug,
+                      c.name as campaign_name, p.updated_at
+               from pages p join campaigns c on c.id = p.campaign_id
+               order by c.name, p.locale, p.slug";
+    Ok(on_reader!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
+}
+
+/// An organiser's change of a counter's offset or goal, with the reason.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OffsetChange {
+    pub scope: String,
+    pub old_offset: i64,
+    pub new_offset: i64,
+    pub old_goal: Option<i64>,
+    pub new_goal: Option<i64>,
+    pub reason: String,
+    pub user_email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Sets the offset and goal of the page's counter (of its campaign, for campaign-wide
+/// counters) and records who did it and why, in one transaction.
+pub async fn set_counter(
+    db: &Db,
+    page: &Page,
+    offset: i64,
+    goal: Option<i64>,
+    reason: &str,
+    user_id: i64,
+) -> Result<(), DbError> {
+    let scope = page.spec.counter_scope();
+    let (old_offset, old_goal) = page.spec.counter().map(|c| (c.offset, c.goal)).unwrap_or((0, None));
+    let now = Utc::now();
+    on_writer!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let update = match scope {
+            CounterScope::Campaign => "update campaigns set counter_offset = $1, counter_goal = $2, updated_at = $3 where id = $4",
+            CounterScope::Page => "update pages set counter_offset = $1, counter_goal = $2, updated_at = $3 where id = $4",
+        };
+        let target = if scope == CounterScope::Campaign { page.campaign_id } else { page.id };
+        sqlx::query(update).bind(offset).bind(goal).bind(now).bind(target).execute(&mut *tx).await?;
+        sqlx::query(
+            "insert into offset_changes (page_id, scope, old_offset, new_offset, old_goal, new_goal, reason, user_id, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(page.id).bind(scope.as_str()).bind(old_offset).bind(offset).bind(old_goal).bind(goal)
+            .bind(reason).bind(user_id).bind(now)
+            .execute(&mut *tx).await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Offset changes of a page, or of every page of a campaign, newest first.
+pub async fn offset_changes(db: &Db, scope: crate::db::actions::Scope) -> Result<Vec<OffsetChange>, DbError> {
+    use crate::db::actions::Scope;
+    let (condition, id) = match scope {
+        Scope::Page(id) => ("o.page_id = $1", id),
+        Scope::Campaign(id) => ("o.page_id in (select id from pages where campaign_id = $1)", id),
+    };
+    let sql = format!(
+        "select o.scope, o.old_offset, o.new_offset, o.old_goal, o.new_goal, o.reason, u.email as user_email, o.created_at
+         from offset_changes o left join users u on u.id = o.user_id where {condition} order by o.id desc limit 200"
+    );
+    Ok(on_reader!(db, pool => sqlx::query_as(&sql).bind(id).fetch_all(pool).await)?)
+}
+
+/// A campaign's id and name, by slug.
+pub async fn find_campaign(db: &Db, slug: &str) -> Result<Option<(i64, String)>, DbError> {
+    Ok(
+        on_reader!(db, pool => sqlx::query_as("select id, name from campaigns where slug = $1").bind(slug).fetch_optional(pool).await)?,
+    )
+}
+
+/// The pages of a campaign, by slug order.
+pub async fn campaign_pages(db: &Db, campaign_id: i64) -> Result<Vec<Page>, DbError> {
+    let slugs: Vec<(String,)> = on_reader!(db, pool => sqlx::query_as(
+        "select slug from pages where campaign_id = $1 order by locale, slug").bind(campaign_id).fetch_all(pool).await)?;
+    let mut pages = Vec::with_capacity(slugs.len());
+    for (slug,) in slugs {
+        if let Some(page) = find_by_slug(db, &slug).await? {
+            pages.push(page);
+        }
+    }
+    Ok(pages)
 }

@@ -43,24 +43,12 @@ impl ActionDraft {
         let mut errors = FieldErrors::default();
         let fields = form.fields;
         let name = |field: Field, rule: FieldRule, value: &str| -> Result<Option<String>, _> {
-            if rule.is_shown() {
-                bounded(field, clean_line(value), rule == FieldRule::Required)
-            } else {
-                Ok(None)
-            }
+            if rule.is_shown() { bounded(field, clean_line(value), rule == FieldRule::Required) } else { Ok(None) }
         };
-        let first_name = errors
-            .check(
-                Field::FirstName,
-                name(Field::FirstName, fields.first_name, &submission.first_name),
-            )
-            .flatten();
-        let last_name = errors
-            .check(
-                Field::LastName,
-                name(Field::LastName, fields.last_name, &submission.last_name),
-            )
-            .flatten();
+        let first_name =
+            errors.check(Field::FirstName, name(Field::FirstName, fields.first_name, &submission.first_name)).flatten();
+        let last_name =
+            errors.check(Field::LastName, name(Field::LastName, fields.last_name, &submission.last_name)).flatten();
         let email = errors.check(Field::Email, EmailAddress::parse(&submission.email));
 
         let submitted_country = fields.country.is_shown() && !submission.country.trim().is_empty();
@@ -70,26 +58,19 @@ impl ActionDraft {
             errors.add(Field::Country, crate::domain::field::FieldError::Required);
             None
         } else {
-            form.default_country
-                .as_deref()
-                .and_then(|code| Country::parse(code).ok())
+            form.default_country.as_deref().and_then(|code| Country::parse(code).ok())
         };
 
         let postal_code = match fields.postal_code {
             FieldRule::Hidden => None,
             rule if submission.postal_code.trim().is_empty() && rule == FieldRule::Optional => None,
-            _ => errors.check(
-                Field::PostalCode,
-                PostalCode::parse(&submission.postal_code, country.map(Country::code)),
-            ),
+            _ => {
+                errors.check(Field::PostalCode, PostalCode::parse(&submission.postal_code, country.map(Country::code)))
+            }
         };
 
         let edits = form.letter.as_ref().map(|letter| {
-            letter.accept_edits(
-                submission.subject.as_deref(),
-                submission.message.as_deref(),
-                &mut errors,
-            )
+            letter.accept_edits(submission.subject.as_deref(), submission.message.as_deref(), &mut errors)
         });
 
         if !errors.is_empty() {
@@ -98,24 +79,13 @@ impl ActionDraft {
         let Some(email) = email else {
             return Err(errors);
         };
-        let full_name = [first_name.as_deref(), last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let full_name =
+            [first_name.as_deref(), last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
         let letter = match (form.letter.as_ref(), edits.flatten()) {
-            (Some(letter), Some(edits)) => Some(
-                letter.compose(
-                    &edits,
-                    &[
-                        full_name.as_str(),
-                        postal_code
-                            .as_ref()
-                            .map(PostalCode::as_str)
-                            .unwrap_or_default(),
-                    ],
-                ),
-            ),
+            (Some(letter), Some(edits)) => Some(letter.compose(
+                &edits,
+                &[full_name.as_str(), postal_code.as_ref().map(PostalCode::as_str).unwrap_or_default()],
+            )),
             _ => None,
         };
         Ok(ActionDraft {
@@ -149,10 +119,7 @@ impl Tracking {
 
     pub fn new(utm: [Option<&str>; 5], referrer: Option<&str>) -> Self {
         let cut = |value: Option<&str>, max: usize| {
-            value
-                .map(clean_line)
-                .filter(|v| !v.is_empty())
-                .map(|v| v.chars().take(max).collect::<String>())
+            value.map(clean_line).filter(|v| !v.is_empty()).map(|v| v.chars().take(max).collect::<String>())
         };
         let [source, medium, campaign, content, term] = utm.map(|v| cut(v, Self::UTM_MAX));
         Tracking {
@@ -186,10 +153,7 @@ mod tests {
                 closing: String::new(),
                 sign_off: "Sincerely,".into(),
             }),
-            fields: InfoFields {
-                postal_code: FieldRule::Required,
-                ..InfoFields::default()
-            },
+            fields: InfoFields { postal_code: FieldRule::Required, ..InfoFields::default() },
             default_country: Some("CA".into()),
             consent: Some("Keep me informed".into()),
             submit_label: "Send".into(),
@@ -218,10 +182,7 @@ mod tests {
         assert_eq!(action.consent_text.as_deref(), Some("Keep me informed"));
         let letter = action.letter.unwrap();
         assert_eq!(letter.subject, "Subject");
-        assert_eq!(
-            letter.body,
-            "Dear Prime Minister,\n\nMy words\n\nSincerely,\nAna Silva\nK1A 0B1"
-        );
+        assert_eq!(letter.body, "Dear Prime Minister,\n\nMy words\n\nSincerely,\nAna Silva\nK1A 0B1");
     }
 
     #[test]
@@ -236,10 +197,7 @@ mod tests {
         let errors = ActionDraft::parse(&bad, &form()).unwrap_err();
         assert_eq!(errors.get(Field::FirstName), Some(&FieldError::Required));
         assert_eq!(errors.get(Field::Email), Some(&FieldError::InvalidEmail));
-        assert_eq!(
-            errors.get(Field::PostalCode),
-            Some(&FieldError::InvalidPostalCode)
-        );
+        assert_eq!(errors.get(Field::PostalCode), Some(&FieldError::InvalidPostalCode));
         assert_eq!(errors.get(Field::Message), Some(&FieldError::Required));
         assert_eq!(errors.get(Field::LastName), None);
     }
@@ -253,15 +211,9 @@ mod tests {
             postal_code: FieldRule::Hidden,
             country: FieldRule::Hidden,
         };
-        let action = ActionDraft::parse(
-            &Submission {
-                first_name: "x".repeat(500),
-                consent: false,
-                ..submission()
-            },
-            &form,
-        )
-        .unwrap();
+        let action =
+            ActionDraft::parse(&Submission { first_name: "x".repeat(500), consent: false, ..submission() }, &form)
+                .unwrap();
         assert_eq!(action.first_name, None);
         assert!(!action.consent);
         assert_eq!(action.consent_text.as_deref(), Some("Keep me informed"));
@@ -270,10 +222,7 @@ mod tests {
     #[test]
     fn tracking_is_trimmed_and_cut_to_size() {
         let long = "x".repeat(300);
-        let tracking = Tracking::new(
-            [Some(" mail "), Some(""), Some(&long), None, None],
-            Some("https://example.org/"),
-        );
+        let tracking = Tracking::new([Some(" mail "), Some(""), Some(&long), None, None], Some("https://example.org/"));
         assert_eq!(tracking.utm_source.as_deref(), Some("mail"));
         assert_eq!(tracking.utm_medium, None);
         assert_eq!(tracking.utm_campaign.map(|c| c.len()), Some(200));

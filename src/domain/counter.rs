@@ -21,9 +21,7 @@ impl ActionCounter {
 
     /// How far the count is towards the goal, from 0 to 100.
     pub fn percent_of_goal(&self) -> Option<i64> {
-        self.goal
-            .filter(|goal| *goal > 0)
-            .map(|goal| (self.count().max(0).saturating_mul(100) / goal).min(100))
+        self.goal.filter(|goal| *goal > 0).map(|goal| (self.count().max(0).saturating_mul(100) / goal).min(100))
     }
 }
 
@@ -42,11 +40,7 @@ pub fn format_number(n: i64, locale: Locale) -> String {
         }
         grouped.push(digit);
     }
-    if n < 0 {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
+    if n < 0 { format!("-{grouped}") } else { grouped }
 }
 
 #[cfg(test)]
@@ -55,35 +49,15 @@ mod tests {
 
     #[test]
     fn the_count_adds_the_offset_to_the_actions() {
-        let counter = ActionCounter {
-            actions: 15,
-            offset: 785,
-            goal: Some(1000),
-        };
+        let counter = ActionCounter { actions: 15, offset: 785, goal: Some(1000) };
         assert_eq!(counter.count(), 800);
         assert_eq!(counter.percent_of_goal(), Some(80));
     }
 
     #[test]
     fn progress_stops_at_the_goal_and_needs_one() {
-        assert_eq!(
-            ActionCounter {
-                actions: 5000,
-                offset: 0,
-                goal: Some(1000)
-            }
-            .percent_of_goal(),
-            Some(100)
-        );
-        assert_eq!(
-            ActionCounter {
-                actions: 5,
-                offset: 0,
-                goal: None
-            }
-            .percent_of_goal(),
-            None
-        );
+        assert_eq!(ActionCounter { actions: 5000, offset: 0, goal: Some(1000) }.percent_of_goal(), Some(100));
+        assert_eq!(ActionCounter { actions: 5, offset: 0, goal: None }.percent_of_goal(), None);
     }
 
     #[test]

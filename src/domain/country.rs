@@ -25,9 +25,7 @@ impl Country {
     }
 
     pub fn name(self, locale: Locale) -> &'static str {
-        let index = COUNTRIES
-            .binary_search_by(|(c, _, _)| (*c).cmp(self.0))
-            .unwrap_or(0);
+        let index = COUNTRIES.binary_search_by(|(c, _, _)| (*c).cmp(self.0)).unwrap_or(0);
         let (_, en, fr) = COUNTRIES[index];
         match locale {
             Locale::En => en,
@@ -79,10 +77,7 @@ mod tests {
 
     #[test]
     fn french_names_sort_with_their_accents_folded() {
-        let names: Vec<&str> = Country::all_by_name(Locale::Fr)
-            .iter()
-            .map(|c| c.name(Locale::Fr))
-            .collect();
+        let names: Vec<&str> = Country::all_by_name(Locale::Fr).iter().map(|c| c.name(Locale::Fr)).collect();
         let egypt = names.iter().position(|n| *n == "Égypte").unwrap();
         let spain = names.iter().position(|n| *n == "Espagne").unwrap();
         assert!(egypt < spain);

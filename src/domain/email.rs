@@ -21,21 +21,13 @@ impl EmailAddress {
         let Some((local, domain)) = address.rsplit_once('@') else {
             return Err(FieldError::InvalidEmail);
         };
-        let plain = !address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
+        let plain = !address.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
         let routable = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .split('.')
-                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
-        if !plain
-            || local.is_empty()
-            || !routable
-            || !email_address::EmailAddress::is_valid(&address)
-        {
+            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
+        if !plain || local.is_empty() || !routable || !email_address::EmailAddress::is_valid(&address) {
             return Err(FieldError::InvalidEmail);
         }
         Ok(Self(address))
@@ -77,11 +69,7 @@ mod tests {
             "ana@exa..mple.org",
             "ana@-x.org",
         ] {
-            assert_eq!(
-                EmailAddress::parse(bad),
-                Err(FieldError::InvalidEmail),
-                "{bad}"
-            );
+            assert_eq!(EmailAddress::parse(bad), Err(FieldError::InvalidEmail), "{bad}");
         }
     }
 
@@ -89,9 +77,6 @@ mod tests {
     fn empty_and_overlong_addresses_get_their_own_errors() {
         assert_eq!(EmailAddress::parse("   "), Err(FieldError::Required));
         let long = format!("{}@example.org", "a".repeat(250));
-        assert_eq!(
-            EmailAddress::parse(&long),
-            Err(FieldError::TooLong { max: 254 })
-        );
+        assert_eq!(EmailAddress::parse(&long), Err(FieldError::TooLong { max: 254 }));
     }
 }

@@ -51,6 +51,18 @@ pub enum FieldRule {
 }
 
 impl FieldRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldRule::Required => "required",
+            FieldRule::Optional => "optional",
+            FieldRule::Hidden => "hidden",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Self> {
+        [FieldRule::Required, FieldRule::Optional, FieldRule::Hidden].into_iter().find(|r| r.as_str() == input)
+    }
+
     pub fn is_shown(self) -> bool {
         self != FieldRule::Hidden
     }
@@ -61,6 +73,7 @@ impl FieldRule {
 pub enum FieldError {
     Required,
     TooLong { max: usize },
+    TooShort { min: usize },
     InvalidEmail,
     InvalidPostalCode,
     UnknownCountry,
@@ -104,22 +117,12 @@ impl FieldErrors {
 
 /// Checks a cleaned value against a field's length limit and whether it is required;
 /// an empty optional value becomes `None`.
-pub(crate) fn bounded(
-    field: Field,
-    value: String,
-    required: bool,
-) -> Result<Option<String>, FieldError> {
+pub(crate) fn bounded(field: Field, value: String, required: bool) -> Result<Option<String>, FieldError> {
     if value.is_empty() {
-        return if required {
-            Err(FieldError::Required)
-        } else {
-            Ok(None)
-        };
+        return if required { Err(FieldError::Required) } else { Ok(None) };
     }
     if value.chars().count() > field.max_len() {
-        return Err(FieldError::TooLong {
-            max: field.max_len(),
-        });
+        return Err(FieldError::TooLong { max: field.max_len() });
     }
     Ok(Some(value))
 }
@@ -141,18 +144,9 @@ mod tests {
 
     #[test]
     fn bounded_refuses_empty_required_and_overlong_values() {
-        assert_eq!(
-            bounded(Field::FirstName, String::new(), true),
-            Err(FieldError::Required)
-        );
+        assert_eq!(bounded(Field::FirstName, String::new(), true), Err(FieldError::Required));
         assert_eq!(bounded(Field::FirstName, String::new(), false), Ok(None));
-        assert_eq!(
-            bounded(Field::FirstName, "a".repeat(101), false),
-            Err(FieldError::TooLong { max: 100 })
-        );
-        assert_eq!(
-            bounded(Field::FirstName, "é".repeat(100), true),
-            Ok(Some("é".repeat(100)))
-        );
+        assert_eq!(bounded(Field::FirstName, "a".repeat(101), false), Err(FieldError::TooLong { max: 100 }));
+        assert_eq!(bounded(Field::FirstName, "é".repeat(100), true), Ok(Some("é".repeat(100))));
     }
 }

@@ -58,61 +58,34 @@ impl Letter {
     ) -> Option<LetterEdits> {
         let subject = if self.subject_editable {
             errors
-                .check(
-                    Field::Subject,
-                    bounded(
-                        Field::Subject,
-                        clean_line(subject.unwrap_or_default()),
-                        true,
-                    ),
-                )
+                .check(Field::Subject, bounded(Field::Subject, clean_line(subject.unwrap_or_default()), true))
                 .flatten()
         } else {
             Some(self.subject.clone())
         };
         let body = if self.body_editable {
-            errors
-                .check(
-                    Field::Message,
-                    bounded(Field::Message, clean_text(body.unwrap_or_default()), true),
-                )
-                .flatten()
+            errors.check(Field::Message, bounded(Field::Message, clean_text(body.unwrap_or_default()), true)).flatten()
         } else {
             Some(self.body.clone())
         };
-        Some(LetterEdits {
-            subject: subject?,
-            body: body?,
-        })
+        Some(LetterEdits { subject: subject?, body: body? })
     }
 
     /// Puts the locked parts around the supporter's text and signs it with `signature`
     /// (the supporter's name, then their postal code, each on a line).
     pub fn compose(&self, edits: &LetterEdits, signature: &[&str]) -> ComposedLetter {
-        let signature: Vec<&str> = signature
-            .iter()
-            .copied()
-            .filter(|line| !line.is_empty())
-            .collect();
+        let signature: Vec<&str> = signature.iter().copied().filter(|line| !line.is_empty()).collect();
         let sign = [self.sign_off.trim(), &signature.join("\n")]
             .into_iter()
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
             .join("\n");
-        let body = [
-            self.opening.trim(),
-            edits.body.trim(),
-            self.closing.trim(),
-            sign.as_str(),
-        ]
-        .into_iter()
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n\n");
-        ComposedLetter {
-            subject: edits.subject.clone(),
-            body,
-        }
+        let body = [self.opening.trim(), edits.body.trim(), self.closing.trim(), sign.as_str()]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        ComposedLetter { subject: edits.subject.clone(), body }
     }
 }
 
@@ -136,9 +109,7 @@ mod tests {
     #[test]
     fn locked_parts_surround_the_supporters_words_and_the_signature_ends_it() {
         let mut errors = FieldErrors::default();
-        let edits = letter(true)
-            .accept_edits(Some(" My subject "), Some("My own words.\r\n"), &mut errors)
-            .unwrap();
+        let edits = letter(true).accept_edits(Some(" My subject "), Some("My own words.\r\n"), &mut errors).unwrap();
         let composed = letter(true).compose(&edits, &["Ana Silva", "K1A 0B1"]);
         assert_eq!(composed.subject, "My subject");
         assert_eq!(
@@ -150,15 +121,10 @@ mod tests {
     #[test]
     fn a_locked_letter_ignores_what_the_post_says() {
         let mut errors = FieldErrors::default();
-        let edits = letter(false)
-            .accept_edits(Some("Forged"), Some("Forged body"), &mut errors)
-            .unwrap();
+        let edits = letter(false).accept_edits(Some("Forged"), Some("Forged body"), &mut errors).unwrap();
         assert_eq!(
             edits,
-            LetterEdits {
-                subject: "Protect people seeking safety".into(),
-                body: "Please act now.".into()
-            }
+            LetterEdits { subject: "Protect people seeking safety".into(), body: "Please act now.".into() }
         );
         assert!(errors.is_empty());
     }
@@ -166,15 +132,8 @@ mod tests {
     #[test]
     fn an_editable_letter_needs_a_subject_and_a_message_of_bounded_length() {
         let mut errors = FieldErrors::default();
-        assert!(
-            letter(true)
-                .accept_edits(Some(""), Some(&"x".repeat(5001)), &mut errors)
-                .is_none()
-        );
+        assert!(letter(true).accept_edits(Some(""), Some(&"x".repeat(5001)), &mut errors).is_none());
         assert_eq!(errors.get(Field::Subject), Some(&FieldError::Required));
-        assert_eq!(
-            errors.get(Field::Message),
-            Some(&FieldError::TooLong { max: 5000 })
-        );
+        assert_eq!(errors.get(Field::Message), Some(&FieldError::TooLong { max: 5000 }));
     }
 }

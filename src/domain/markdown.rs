@@ -5,8 +5,7 @@ use pulldown_cmark::{Options, Parser, html};
 
 /// Renders Markdown to HTML that is safe to place in a page as it is.
 pub fn render_markdown(markdown: &str) -> String {
-    let options =
-        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_SMART_PUNCTUATION;
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_SMART_PUNCTUATION;
     let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut unsafe_html, Parser::new_ext(markdown, options));
     ammonia::Builder::default()
@@ -24,16 +23,13 @@ mod tests {
     fn markdown_becomes_html() {
         let html = render_markdown("Read **this** and [that](https://example.org).");
         assert!(html.contains("<strong>this</strong>"));
-        assert!(
-            html.contains(r#"<a href="https://example.org" rel="noopener noreferrer">that</a>"#)
-        );
+        assert!(html.contains(r#"<a href="https://example.org" rel="noopener noreferrer">that</a>"#));
     }
 
     #[test]
     fn scripts_and_event_handlers_are_removed() {
-        let html = render_markdown(
-            "<script>alert(1)</script><img src=x onerror=alert(2)>\n\n[click](javascript:alert(3))",
-        );
+        let html =
+            render_markdown("<script>alert(1)</script><img src=x onerror=alert(2)>\n\n[click](javascript:alert(3))");
         assert!(html.contains("click"));
         assert!(!html.contains("<script"));
         assert!(!html.contains("onerror"));

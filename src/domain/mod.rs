@@ -14,3 +14,4 @@ pub mod page;
 pub mod postal_code;
 pub mod slug;
 mod text;
+pub mod user;

@@ -203,12 +203,7 @@ fn hidden() -> FieldRule {
 
 impl Default for InfoFields {
     fn default() -> Self {
-        Self {
-            first_name: required(),
-            last_name: required(),
-            postal_code: optional(),
-            country: hidden(),
-        }
+        Self { first_name: required(), last_name: required(), postal_code: optional(), country: hidden() }
     }
 }
 
@@ -249,13 +244,7 @@ pub enum ShareChannel {
 
 impl ShareChannel {
     pub fn all() -> Vec<ShareChannel> {
-        vec![
-            ShareChannel::Email,
-            ShareChannel::Facebook,
-            ShareChannel::X,
-            ShareChannel::Whatsapp,
-            ShareChannel::Copy,
-        ]
+        vec![ShareChannel::Email, ShareChannel::Facebook, ShareChannel::X, ShareChannel::Whatsapp, ShareChannel::Copy]
     }
 }
 
@@ -314,53 +303,23 @@ impl PageSpec {
     }
 
     pub fn form(&self) -> Option<&FormBlock> {
-        self.blocks.iter().find_map(|b| {
-            if let Block::Form(form) = b {
-                Some(form)
-            } else {
-                None
-            }
-        })
+        self.blocks.iter().find_map(|b| if let Block::Form(form) = b { Some(form) } else { None })
     }
 
     pub fn counter(&self) -> Option<&CounterBlock> {
-        self.blocks.iter().find_map(|b| {
-            if let Block::Counter(c) = b {
-                Some(c)
-            } else {
-                None
-            }
-        })
+        self.blocks.iter().find_map(|b| if let Block::Counter(c) = b { Some(c) } else { None })
     }
 
     pub fn counter_mut(&mut self) -> Option<&mut CounterBlock> {
-        self.blocks.iter_mut().find_map(|b| {
-            if let Block::Counter(c) = b {
-                Some(c)
-            } else {
-                None
-            }
-        })
+        self.blocks.iter_mut().find_map(|b| if let Block::Counter(c) = b { Some(c) } else { None })
     }
 
     pub fn thank_you(&self) -> Option<&ThankYouBlock> {
-        self.blocks.iter().find_map(|b| {
-            if let Block::ThankYou(t) = b {
-                Some(t)
-            } else {
-                None
-            }
-        })
+        self.blocks.iter().find_map(|b| if let Block::ThankYou(t) = b { Some(t) } else { None })
     }
 
     pub fn scripts(&self) -> Option<&ScriptsBlock> {
-        self.blocks.iter().find_map(|b| {
-            if let Block::Scripts(s) = b {
-                Some(s)
-            } else {
-                None
-            }
-        })
+        self.blocks.iter().find_map(|b| if let Block::Scripts(s) = b { Some(s) } else { None })
     }
 
     pub fn counter_scope(&self) -> CounterScope {
@@ -370,46 +329,25 @@ impl PageSpec {
     /// Every problem with the page; an empty list means it can be stored.
     pub fn validate(&self) -> Result<(), Vec<SpecError>> {
         let mut errors = Vec::new();
-        let mut err = |path: String, message: &str| {
-            errors.push(SpecError {
-                path,
-                message: message.to_string(),
-            })
-        };
+        let mut err = |path: String, message: &str| errors.push(SpecError { path, message: message.to_string() });
 
         text_field(&mut err, "title", &self.title, TITLE_MAX, true);
-        text_field(
-            &mut err,
-            "share_text",
-            &self.share_text,
-            SHORT_TEXT_MAX,
-            true,
-        );
-        text_field(
-            &mut err,
-            "campaign.name",
-            &self.campaign.name,
-            TITLE_MAX,
-            true,
-        );
+        text_field(&mut err, "share_text", &self.share_text, SHORT_TEXT_MAX, true);
+        text_field(&mut err, "campaign.name", &self.campaign.name, TITLE_MAX, true);
         if let Some(intro) = &self.intro {
             text_field(&mut err, "intro", intro, SHORT_TEXT_MAX * 2, false);
         }
         match &self.closing_message {
             Some(message) => text_field(&mut err, "closing_message", message, LONG_TEXT_MAX, true),
-            None if self.status == PageStatus::Closed => err(
-                "closing_message".into(),
-                "a closed page needs a closing message",
-            ),
+            None if self.status == PageStatus::Closed => {
+                err("closing_message".into(), "a closed page needs a closing message")
+            }
             None => {}
         }
 
         let count = |pick: fn(&Block) -> bool| self.blocks.iter().filter(|b| pick(b)).count();
         if count(|b| matches!(b, Block::Form(_))) != 1 {
-            err(
-                "blocks".into(),
-                "a page needs exactly one block of type \"form\"",
-            );
+            err("blocks".into(), "a page needs exactly one block of type \"form\"");
         }
         for (kind, n) in [
             ("counter", count(|b| matches!(b, Block::Counter(_)))),
@@ -417,10 +355,7 @@ impl PageSpec {
             ("thank_you", count(|b| matches!(b, Block::ThankYou(_)))),
         ] {
             if n > 1 {
-                err(
-                    "blocks".into(),
-                    &format!("a page can have at most one block of type \"{kind}\""),
-                );
+                err("blocks".into(), &format!("a page can have at most one block of type \"{kind}\""));
             }
         }
 
@@ -434,32 +369,14 @@ impl PageSpec {
                     text_field(&mut err, &at("body"), &section.body, LONG_TEXT_MAX, false);
                     if let Some(image) = &section.image {
                         if !is_image_source(&image.src) {
-                            err(
-                                at("image.src"),
-                                "must be an http(s) URL or a path starting with /",
-                            );
+                            err(at("image.src"), "must be an http(s) URL or a path starting with /");
                         }
-                        text_field(
-                            &mut err,
-                            &at("image.alt"),
-                            &image.alt,
-                            SHORT_TEXT_MAX,
-                            false,
-                        );
+                        text_field(&mut err, &at("image.alt"), &image.alt, SHORT_TEXT_MAX, false);
                     }
                     for (j, link) in section.links.iter().enumerate() {
-                        text_field(
-                            &mut err,
-                            &at(&format!("links[{j}].label")),
-                            &link.label,
-                            SHORT_TEXT_MAX,
-                            true,
-                        );
+                        text_field(&mut err, &at(&format!("links[{j}].label")), &link.label, SHORT_TEXT_MAX, true);
                         if !is_web_url(&link.url) {
-                            err(
-                                at(&format!("links[{j}].url")),
-                                "must be an absolute http:// or https:// URL",
-                            );
+                            err(at(&format!("links[{j}].url")), "must be an absolute http:// or https:// URL");
                         }
                     }
                 }
@@ -467,13 +384,7 @@ impl PageSpec {
                     if !counter.sentence.contains("{count}") {
                         err(at("sentence"), "must contain {count} where the number goes");
                     }
-                    text_field(
-                        &mut err,
-                        &at("sentence"),
-                        &counter.sentence,
-                        SHORT_TEXT_MAX,
-                        true,
-                    );
+                    text_field(&mut err, &at("sentence"), &counter.sentence, SHORT_TEXT_MAX, true);
                     if counter.offset < 0 {
                         err(at("offset"), "cannot be negative");
                     }
@@ -482,108 +393,59 @@ impl PageSpec {
                     }
                 }
                 Block::Form(form) => {
-                    text_field(
-                        &mut err,
-                        &at("call_to_action"),
-                        &form.call_to_action,
-                        TITLE_MAX,
-                        true,
-                    );
+                    text_field(&mut err, &at("call_to_action"), &form.call_to_action, TITLE_MAX, true);
                     text_field(&mut err, &at("submit_label"), &form.submit_label, 60, true);
                     for (j, target) in form.targets.iter().enumerate() {
-                        text_field(
-                            &mut err,
-                            &at(&format!("targets[{j}]")),
-                            target,
-                            TITLE_MAX,
-                            true,
-                        );
+                        text_field(&mut err, &at(&format!("targets[{j}]")), target, TITLE_MAX, true);
                     }
                     if let Some(consent) = &form.consent {
                         text_field(&mut err, &at("consent"), consent, SHORT_TEXT_MAX * 2, true);
                     }
                     if let Some(code) = &form.default_country {
-                        if Country::parse(code)
-                            .map(|c| c.code() != code)
-                            .unwrap_or(true)
-                        {
-                            err(
-                                at("default_country"),
-                                "must be an upper-case ISO 3166-1 code, like CA",
-                            );
+                        if Country::parse(code).map(|c| c.code() != code).unwrap_or(true) {
+                            err(at("default_country"), "must be an upper-case ISO 3166-1 code, like CA");
                         }
                     }
                     match (&form.letter, self.kind) {
-                        (None, PageKind::Letter) => {
-                            err(at("letter"), "a letter page needs a letter")
+                        (None, PageKind::Letter) => err(at("letter"), "a letter page needs a letter"),
+                        (Some(_), PageKind::Petition) => {
+                            err(at("letter"), "a petition page has no letter; use kind = \"letter\"")
                         }
-                        (Some(_), PageKind::Petition) => err(
-                            at("letter"),
-                            "a petition page has no letter; use kind = \"letter\"",
-                        ),
                         (Some(letter), PageKind::Letter) => {
                             text_field(&mut err, &at("letter.subject"), &letter.subject, 200, true);
-                            text_field(
-                                &mut err,
-                                &at("letter.body"),
-                                &letter.body,
-                                5000,
-                                !letter.body_editable,
-                            );
+                            text_field(&mut err, &at("letter.body"), &letter.body, 5000, !letter.body_editable);
                             for (name, part) in [
                                 ("opening", &letter.opening),
                                 ("closing", &letter.closing),
                                 ("sign_off", &letter.sign_off),
                             ] {
-                                text_field(
-                                    &mut err,
-                                    &at(&format!("letter.{name}")),
-                                    part,
-                                    5000,
-                                    false,
-                                );
+                                text_field(&mut err, &at(&format!("letter.{name}")), part, 5000, false);
                             }
                         }
                         (None, PageKind::Petition) => {}
                     }
                 }
-                Block::Scripts(scripts) => {
-                    text_field(&mut err, &at("html"), &scripts.html, SCRIPTS_MAX, false)
-                }
+                Block::Scripts(scripts) => text_field(&mut err, &at("html"), &scripts.html, SCRIPTS_MAX, false),
                 Block::ThankYou(thanks) => {
                     text_field(&mut err, &at("heading"), &thanks.heading, TITLE_MAX, true);
                     text_field(&mut err, &at("body"), &thanks.body, LONG_TEXT_MAX, false);
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }
 
-fn text_field(
-    err: &mut impl FnMut(String, &str),
-    path: &str,
-    value: &str,
-    max: usize,
-    required: bool,
-) {
+fn text_field(err: &mut impl FnMut(String, &str), path: &str, value: &str, max: usize, required: bool) {
     if required && value.trim().is_empty() {
         err(path.to_string(), "cannot be empty");
     } else if value.chars().count() > max {
-        err(
-            path.to_string(),
-            &format!("is too long (at most {max} characters)"),
-        );
+        err(path.to_string(), &format!("is too long (at most {max} characters)"));
     }
 }
 
 fn is_web_url(input: &str) -> bool {
-    Url::parse(input)
-        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+    Url::parse(input).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
 }
 
 fn is_image_source(input: &str) -> bool {
@@ -644,8 +506,7 @@ body = "Please protect it."
 
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
-        let error = PageSpec::from_text(&PAGE.replace("status = ", "stauts = "), PageFormat::Toml)
-            .unwrap_err();
+        let error = PageSpec::from_text(&PAGE.replace("status = ", "stauts = "), PageFormat::Toml).unwrap_err();
         assert!(error.contains("stauts"), "{error}");
     }
 
@@ -663,12 +524,7 @@ body = "Please protect it."
         if let Block::CampaignSection(section) = &mut page.blocks[1] {
             section.links[0].url = "javascript:alert(1)".into();
         }
-        let errors: Vec<String> = page
-            .validate()
-            .unwrap_err()
-            .iter()
-            .map(|e| e.to_string())
-            .collect();
+        let errors: Vec<String> = page.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
         for expected in [
             "title: cannot be empty",
             "closing_message: a closed page needs a closing message",
@@ -678,10 +534,7 @@ body = "Please protect it."
             "blocks[3].offset: cannot be negative",
             "blocks[3].goal: must be a positive number",
         ] {
-            assert!(
-                errors.iter().any(|e| e == expected),
-                "missing {expected:?} in {errors:#?}"
-            );
+            assert!(errors.iter().any(|e| e == expected), "missing {expected:?} in {errors:#?}");
         }
     }
 

@@ -22,17 +22,11 @@ impl Slug {
     pub fn parse(input: &str) -> Result<Self, InvalidSlug> {
         let valid = !input.is_empty()
             && input.len() <= Self::MAX_LEN
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && input.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !input.starts_with('-')
             && !input.ends_with('-')
             && !input.contains("--");
-        if valid {
-            Ok(Self(input.to_string()))
-        } else {
-            Err(InvalidSlug(input.to_string()))
-        }
+        if valid { Ok(Self(input.to_string())) } else { Err(InvalidSlug(input.to_string())) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -65,26 +59,13 @@ mod tests {
 
     #[test]
     fn readable_slugs_are_accepted() {
-        assert_eq!(
-            Slug::parse("dont-abandon-refugees").unwrap().as_str(),
-            "dont-abandon-refugees"
-        );
+        assert_eq!(Slug::parse("dont-abandon-refugees").unwrap().as_str(), "dont-abandon-refugees");
         assert!(Slug::parse("c2").is_ok());
     }
 
     #[test]
     fn slugs_that_need_escaping_or_look_odd_are_refused() {
-        for bad in [
-            "",
-            "Upper",
-            "with space",
-            "-lead",
-            "trail-",
-            "double--hyphen",
-            "é",
-            "a/b",
-            &"a".repeat(81),
-        ] {
+        for bad in ["", "Upper", "with space", "-lead", "trail-", "double--hyphen", "é", "a/b", &"a".repeat(81)] {
             assert!(Slug::parse(bad).is_err(), "{bad}");
         }
     }

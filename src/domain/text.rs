@@ -16,13 +16,7 @@ pub(crate) fn clean_text(input: &str) -> String {
     let unified = input.replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<String> = unified
         .split('\n')
-        .map(|line| {
-            line.chars()
-                .filter(|c| !c.is_control() || *c == '\t')
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
+        .map(|line| line.chars().filter(|c| !c.is_control() || *c == '\t').collect::<String>().trim_end().to_string())
         .collect();
     lines.join("\n").trim().to_string()
 }
@@ -39,9 +33,6 @@ mod tests {
 
     #[test]
     fn text_keeps_paragraphs_but_loses_control_characters() {
-        assert_eq!(
-            clean_text("Dear MP,\r\n\r\nPlease act.\u{7}  \r\n"),
-            "Dear MP,\n\nPlease act."
-        );
+        assert_eq!(clean_text("Dear MP,\r\n\r\nPlease act.\u{7}  \r\n"), "Dear MP,\n\nPlease act.");
     }
 }

@@ -44,10 +44,8 @@ pub async fn take_action(
     }
     let form = page.spec.form().ok_or(TakeActionError::NoForm)?;
     let draft = ActionDraft::parse(submission, form).map_err(TakeActionError::Invalid)?;
-    Ok(
-        match db::actions::insert_counted(db, page.id, &draft, tracking).await? {
-            Some(action_id) => ActionOutcome::Recorded { action_id },
-            None => ActionOutcome::AlreadyTaken,
-        },
-    )
+    Ok(match db::actions::insert_counted(db, page.id, &draft, tracking).await? {
+        Some(action_id) => ActionOutcome::Recorded { action_id },
+        None => ActionOutcome::AlreadyTaken,
+    })
 }

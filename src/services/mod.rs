@@ -3,4 +3,8 @@
 
 pub mod actions;
 pub mod demo;
+pub mod exports;
+pub mod page_edits;
+pub mod page_views;
 pub mod pages;
+pub mod users;

@@ -33,12 +33,8 @@ pub struct Imported {
 
 /// Reads a page file (TOML or YAML, by extension) without storing it.
 pub fn read_page_file(path: &Path) -> Result<PageSpec, PageError> {
-    let unreadable = |message: String| PageError::Unreadable {
-        path: path.display().to_string(),
-        message,
-    };
-    let format = PageFormat::from_path(path)
-        .ok_or_else(|| unreadable("use a .toml, .yaml or .yml file".into()))?;
+    let unreadable = |message: String| PageError::Unreadable { path: path.display().to_string(), message };
+    let format = PageFormat::from_path(path).ok_or_else(|| unreadable("use a .toml, .yaml or .yml file".into()))?;
     let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
     let spec = PageSpec::from_text(&text, format).map_err(unreadable)?;
     spec.validate().map_err(PageError::Invalid)?;
@@ -48,18 +44,14 @@ pub fn read_page_file(path: &Path) -> Result<PageSpec, PageError> {
 /// Checks a page and stores it, replacing the page with the same slug.
 pub async fn import_page(db: &Db, spec: &PageSpec) -> Result<Imported, PageError> {
     spec.validate().map_err(PageError::Invalid)?;
-    let (page, created) = db::pages::save(db, spec).await?;
-    Ok(Imported {
-        slug: page.spec.slug.to_string(),
-        created,
-    })
+    let note = db::pages::ChangeNote { user_id: None, summary: "Imported from a page file" };
+    let (page, created) = db::pages::save(db, spec, note).await?;
+    Ok(Imported { slug: page.spec.slug.to_string(), created })
 }
 
 /// The page as a file would describe it.
 pub async fn export_page(db: &Db, slug: &str) -> Result<PageSpec, PageError> {
-    let page = db::pages::find_by_slug(db, slug)
-        .await?
-        .ok_or_else(|| PageError::NotFound(slug.to_string()))?;
+    let page = db::pages::find_by_slug(db, slug).await?.ok_or_else(|| PageError::NotFound(slug.to_string()))?;
     Ok(page.spec)
 }
 

@@ -13,21 +13,9 @@ use crate::web::error::WebError;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_str!("../../static/app.css"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../static/app.js"),
-    ),
-    (
-        "demo-border.svg",
-        "image/svg+xml",
-        include_str!("../../static/demo-border.svg"),
-    ),
+    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
+    ("demo-border.svg", "image/svg+xml", include_str!("../../static/demo-border.svg")),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -35,17 +23,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn serve_asset(Path(name): Path<String>) -> Result<Response, WebError> {
-    let (_, content_type, body) = ASSETS
-        .iter()
-        .find(|(file, _, _)| *file == name)
-        .ok_or(WebError::NotFound)?;
+    let (_, content_type, body) = ASSETS.iter().find(|(file, _, _)| *file == name).ok_or(WebError::NotFound)?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
         *body,
     )

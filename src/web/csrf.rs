@@ -25,20 +25,13 @@ pub struct Csrf {
 impl Csrf {
     /// `secure_cookie`: mark the cookie Secure (the site is served over https).
     pub fn new(key: &[u8], secure_cookie: bool) -> Self {
-        Self {
-            key: key.to_vec(),
-            secure_cookie,
-        }
+        Self { key: key.to_vec(), secure_cookie }
     }
 
     /// The token to put in a form. Reuses the visitor's cookie when it is well formed,
     /// so that several open tabs keep working; otherwise adds a new one to the jar.
     pub fn issue(&self, jar: CookieJar) -> (CookieJar, String) {
-        if let Some(nonce) = jar
-            .get(COOKIE_NAME)
-            .map(|c| c.value().to_string())
-            .filter(|n| well_formed(n))
-        {
+        if let Some(nonce) = jar.get(COOKIE_NAME).map(|c| c.value().to_string()).filter(|n| well_formed(n)) {
             let token = self.sign(&nonce);
             return (jar, token);
         }
@@ -55,11 +48,7 @@ impl Csrf {
 
     /// Whether `token` was issued for the visitor's cookie. Compared in constant time.
     pub fn verify(&self, jar: &CookieJar, token: &str) -> bool {
-        let Some(nonce) = jar
-            .get(COOKIE_NAME)
-            .map(|c| c.value())
-            .filter(|n| well_formed(n))
-        else {
+        let Some(nonce) = jar.get(COOKIE_NAME).map(|c| c.value()).filter(|n| well_formed(n)) else {
             return false;
         };
         let Ok(tag) = URL_SAFE_NO_PAD.decode(token.trim()) else {
@@ -73,8 +62,7 @@ impl Csrf {
     }
 
     fn mac(&self, nonce: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .expect("HMAC accepts keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(b"undersigned-csrf-v1:");
         mac.update(nonce.as_bytes());
         mac
@@ -82,9 +70,7 @@ impl Csrf {
 }
 
 fn well_formed(nonce: &str) -> bool {
-    URL_SAFE_NO_PAD
-        .decode(nonce)
-        .is_ok_and(|bytes| bytes.len() == NONCE_BYTES)
+    URL_SAFE_NO_PAD.decode(nonce).is_ok_and(|bytes| bytes.len() == NONCE_BYTES)
 }
 
 #[cfg(test)]

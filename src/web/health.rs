@@ -15,16 +15,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Response {
     match state.db.ping().await {
-        Ok(()) => {
-            Json(json!({ "status": "ok", "database": state.db.backend_name() })).into_response()
-        }
+        Ok(()) => Json(json!({ "status": "ok", "database": state.db.backend_name() })).into_response(),
         Err(error) => {
             tracing::error!(%error, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable" })),
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))).into_response()
         }
     }
 }

@@ -27,10 +27,6 @@ struct HomeTemplate {
 
 async fn show_home(State(state): State<AppState>) -> Result<Html<String>, WebError> {
     let pages = public_pages(&state.db).await?;
-    let template = HomeTemplate {
-        t: text(Locale::En),
-        lang: Locale::En.as_str(),
-        pages,
-    };
+    let template = HomeTemplate { t: text(Locale::En), lang: Locale::En.as_str(), pages };
     Ok(Html(template.render()?))
 }

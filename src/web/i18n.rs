@@ -161,22 +161,21 @@ fn required_message(locale: Locale, field: Field) -> &'static str {
 }
 
 /// The specific message shown beside a field and in the error summary.
-pub fn field_error(
-    locale: Locale,
-    field: Field,
-    error: &FieldError,
-    postal_example: &str,
-) -> String {
+pub fn field_error(locale: Locale, field: Field, error: &FieldError, postal_example: &str) -> String {
     match (locale, error) {
         (_, FieldError::Required) => required_message(locale, field).to_string(),
-        (Locale::En, FieldError::TooLong { max }) => format!(
-            "{} must be {max} characters or fewer",
-            field_label(locale, field)
-        ),
-        (Locale::Fr, FieldError::TooLong { max }) => format!(
-            "{} : {max} caractères au maximum",
-            field_label(locale, field)
-        ),
+        (Locale::En, FieldError::TooLong { max }) => {
+            format!("{} must be {max} characters or fewer", field_label(locale, field))
+        }
+        (Locale::Fr, FieldError::TooLong { max }) => {
+            format!("{} : {max} caractères au maximum", field_label(locale, field))
+        }
+        (Locale::En, FieldError::TooShort { min }) => {
+            format!("{} must be at least {min} characters", field_label(locale, field))
+        }
+        (Locale::Fr, FieldError::TooShort { min }) => {
+            format!("{} : {min} caractères au minimum", field_label(locale, field))
+        }
         (Locale::En, FieldError::InvalidEmail) => {
             "Enter an email address in the right format, like name@example.org".into()
         }
@@ -210,26 +209,12 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_limit_in_the_page_language() {
         assert_eq!(
-            field_error(
-                Locale::En,
-                Field::FirstName,
-                &FieldError::TooLong { max: 100 },
-                ""
-            ),
+            field_error(Locale::En, Field::FirstName, &FieldError::TooLong { max: 100 }, ""),
             "First name must be 100 characters or fewer"
         );
-        assert_eq!(
-            field_error(Locale::Fr, Field::Email, &FieldError::Required, ""),
-            "Entrez votre adresse courriel"
-        );
+        assert_eq!(field_error(Locale::Fr, Field::Email, &FieldError::Required, ""), "Entrez votre adresse courriel");
         assert!(
-            field_error(
-                Locale::Fr,
-                Field::PostalCode,
-                &FieldError::InvalidPostalCode,
-                "K1A 0B1"
-            )
-            .contains("K1A 0B1")
+            field_error(Locale::Fr, Field::PostalCode, &FieldError::InvalidPostalCode, "K1A 0B1").contains("K1A 0B1")
         );
     }
 }

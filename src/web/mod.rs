@@ -38,6 +38,8 @@ pub struct App {
     pub csrf: csrf::Csrf,
     /// The site's public base URL, without a trailing slash.
     pub public_url: String,
+    pub sign_in_guard: crate::admin::sign_in_guard::SignInGuard,
+    pub page_views: crate::services::page_views::PageViews,
 }
 
 impl AppState {
@@ -48,6 +50,8 @@ impl AppState {
             config,
             csrf,
             public_url,
+            sign_in_guard: Default::default(),
+            page_views: Default::default(),
         }))
     }
 }
@@ -68,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(page::routes(&state.config))
         .merge(crate::api::routes())
+        .merge(crate::admin::routes(&state))
         .merge(home::routes())
         .merge(health::routes())
         .merge(assets::routes())
@@ -75,7 +80,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,

@@ -17,7 +17,7 @@ use crate::domain::counter::ActionCounter;
 use crate::domain::field::FieldErrors;
 use crate::domain::page::{Block, PageStatus};
 use crate::services::actions::{ActionOutcome, TakeActionError, take_action};
-use crate::services::pages::{public_counter, public_page};
+use crate::services::pages::public_page;
 use crate::web::AppState;
 use crate::web::error::WebError;
 use crate::web::i18n::{UiText, text};
@@ -80,14 +80,8 @@ impl ActionForm {
 
     fn tracking(&self) -> Tracking {
         Tracking::new(
-            [
-                &self.utm_source,
-                &self.utm_medium,
-                &self.utm_campaign,
-                &self.utm_content,
-                &self.utm_term,
-            ]
-            .map(|v| v.as_deref()),
+            [&self.utm_source, &self.utm_medium, &self.utm_campaign, &self.utm_content, &self.utm_term]
+                .map(|v| v.as_deref()),
             self.referrer.as_deref(),
         )
     }
@@ -154,27 +148,16 @@ async fn show_page(
     query: Result<Query<TrackingParams>, QueryRejection>,
 ) -> Result<Response, WebError> {
     let page = public_page(&state.db, &slug).await?;
+    state.page_views.record(page.id);
     let params = query.map(|Query(params)| params).unwrap_or_default();
-    let referrer = headers
-        .get(header::REFERER)
-        .and_then(|value| value.to_str().ok());
+    let referrer = headers.get(header::REFERER).and_then(|value| value.to_str().ok());
     let tracking = Tracking::new(
-        [
-            &params.utm_source,
-            &params.utm_medium,
-            &params.utm_campaign,
-            &params.utm_content,
-            &params.utm_term,
-        ]
-        .map(|v| v.as_deref()),
+        [&params.utm_source, &params.utm_medium, &params.utm_campaign, &params.utm_content, &params.utm_term]
+            .map(|v| v.as_deref()),
         referrer,
     );
     let form = ActionForm::blank(tracking);
-    let state_of_form = FormState {
-        values: &form,
-        errors: &FieldErrors::default(),
-        notice: None,
-    };
+    let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None };
     render_page(&state, &page, jar, state_of_form, StatusCode::OK).await
 }
 
@@ -185,16 +168,10 @@ async fn submit_action(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let page = public_page(&state.db, &slug).await?;
-    let Form(form) = form.map_err(|rejection| WebError::Rejected {
-        status: rejection.status(),
-        detail: rejection.body_text(),
-    })?;
+    let Form(form) =
+        form.map_err(|rejection| WebError::Rejected { status: rejection.status(), detail: rejection.body_text() })?;
     let no_errors = FieldErrors::default();
-    let as_typed = |notice| FormState {
-        values: &form,
-        errors: &no_errors,
-        notice,
-    };
+    let as_typed = |notice| FormState { values: &form, errors: &no_errors, notice };
 
     if page.spec.status == PageStatus::Closed {
         return render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await;
@@ -218,23 +195,10 @@ async fn submit_action(
         }
         Ok(ActionOutcome::AlreadyTaken) => Ok(Redirect::to(&thanks_again).into_response()),
         Err(TakeActionError::Invalid(errors)) => {
-            let form_state = FormState {
-                values: &form,
-                errors: &errors,
-                notice: None,
-            };
-            render_page(
-                &state,
-                &page,
-                jar,
-                form_state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let form_state = FormState { values: &form, errors: &errors, notice: None };
+            render_page(&state, &page, jar, form_state, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(TakeActionError::Closed) => {
-            render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await
-        }
+        Err(TakeActionError::Closed) => render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await,
         Err(error) => Err(error.into()),
     }
 }
@@ -254,30 +218,18 @@ async fn show_thanks(
     let spec = &page.spec;
     let t = text(spec.locale);
     let thanks = spec.thank_you();
-    let counter = match (
-        spec.counter(),
-        thanks.is_none_or(|block| block.show_counter),
-    ) {
-        (Some(block), true) => Some(CounterView::new(
-            counter_of(&state, &page).await?,
-            block,
-            spec.locale,
-            &spec.slug,
-        )),
+    let counter = match (spec.counter(), thanks.is_none_or(|block| block.show_counter)) {
+        (Some(block), true) => Some(CounterView::new(counter_of(&state, &page).await?, block, spec.locale, &spec.slug)),
         _ => None,
     };
     let page_url = format!("{}/page/{}", state.public_url, spec.slug);
-    let channels = thanks
-        .map(|block| block.share.clone())
-        .unwrap_or_else(crate::domain::page::ShareChannel::all);
+    let channels = thanks.map(|block| block.share.clone()).unwrap_or_else(crate::domain::page::ShareChannel::all);
     let template = ThanksTemplate {
         t,
         lang: spec.locale.as_str(),
         campaign_name: spec.campaign.name.clone(),
         title: spec.title.clone(),
-        heading: thanks
-            .map(|b| b.heading.clone())
-            .unwrap_or_else(|| t.thanks_heading.to_string()),
+        heading: thanks.map(|b| b.heading.clone()).unwrap_or_else(|| t.thanks_heading.to_string()),
         body_html: thanks.map(|b| markdown_html(&b.body)).unwrap_or_default(),
         already: query.is_ok_and(|Query(params)| params.already.is_some()),
         counter,
@@ -290,10 +242,17 @@ async fn show_thanks(
     Ok((private_no_store(), Html(template.render()?)).into_response())
 }
 
+/// The page exactly as the public will see it, whatever its status: the builder's preview.
+pub async fn preview_page(state: &AppState, page: &Page, jar: CookieJar) -> Result<Response, WebError> {
+    let form = ActionForm::default();
+    let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None };
+    render_page(state, page, jar, state_of_form, StatusCode::OK).await
+}
+
+/// The page's counter, whatever the page's status (previews show drafts).
 async fn counter_of(state: &AppState, page: &Page) -> Result<ActionCounter, WebError> {
-    Ok(public_counter(&state.db, page.spec.slug.as_str())
-        .await?
-        .counter)
+    let counter = crate::db::counters::for_page(&state.db, page.spec.slug.as_str()).await?;
+    Ok(counter.ok_or(WebError::NotFound)?.counter)
 }
 
 async fn render_page(
@@ -316,35 +275,15 @@ async fn render_page(
         match block {
             Block::CampaignSection(section) => sections.push(SectionView::new(section)),
             Block::Counter(block) => {
-                let counter = counter.ok_or_else(|| {
-                    WebError::Unexpected("counter block without a counter".into())
-                })?;
-                aside.push(AsideView::Counter(CounterView::new(
-                    counter,
-                    block,
-                    spec.locale,
-                    &spec.slug,
-                )));
+                let counter = counter.ok_or_else(|| WebError::Unexpected("counter block without a counter".into()))?;
+                aside.push(AsideView::Counter(CounterView::new(counter, block, spec.locale, &spec.slug)));
             }
             Block::Form(block) if spec.status == PageStatus::Closed => {
-                let message = spec
-                    .closing_message
-                    .as_deref()
-                    .unwrap_or(block.call_to_action.as_str());
-                aside.push(AsideView::Closed {
-                    heading: t.closed_heading,
-                    body_html: markdown_html(message),
-                });
+                let message = spec.closing_message.as_deref().unwrap_or(block.call_to_action.as_str());
+                aside.push(AsideView::Closed { heading: t.closed_heading, body_html: markdown_html(message) });
             }
             Block::Form(block) => {
-                let view = FormView::new(
-                    spec,
-                    block,
-                    form.values,
-                    form.errors,
-                    form.notice,
-                    token.clone(),
-                );
+                let view = FormView::new(spec, block, form.values, form.errors, form.notice, token.clone());
                 aside.push(AsideView::Form(Box::new(view)));
             }
             Block::Scripts(_) | Block::ThankYou(_) => {}
@@ -367,8 +306,5 @@ async fn render_page(
 
 /// Pages carry a per-visitor form token: shared caches must not keep them.
 fn private_no_store() -> [(header::HeaderName, HeaderValue); 1] {
-    [(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    )]
+    [(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"))]
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use tower_governor::GovernorError;
 use tower_governor::governor::GovernorConfigBuilder;
@@ -28,45 +28,41 @@ impl KeyExtractor for ClientAddress {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, GovernorError> {
-        if self.behind_proxy {
-            let forwarded = req
-                .headers()
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-                .next_back();
-            if let Some(address) = forwarded {
-                return Ok(address);
-            }
-        }
-        req.extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip())
-            .ok_or(GovernorError::UnableToExtractKey)
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+        client_ip(req.headers(), peer, self.behind_proxy).ok_or(GovernorError::UnableToExtractKey)
     }
 }
 
+/// The client's address: the TCP peer, or behind a trusted proxy the last address of
+/// `X-Forwarded-For`.
+pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, behind_proxy: bool) -> Option<IpAddr> {
+    if behind_proxy {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    peer.map(|peer| peer.ip())
+}
+
 /// Limits the POSTs to `router`'s routes per client address; other methods pass freely.
-pub fn limit_posts<S: Clone + Send + Sync + 'static>(
-    router: Router<S>,
-    config: &Config,
-) -> Router<S> {
+pub fn limit_posts<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
     let settings = GovernorConfigBuilder::default()
-        .period(Duration::from_millis(
-            config.rate_limit.actions_refill_ms.max(1),
-        ))
+        .period(Duration::from_millis(config.rate_limit.actions_refill_ms.max(1)))
         .burst_size(config.rate_limit.actions_burst.max(1))
         .methods(vec![Method::POST])
-        .key_extractor(ClientAddress {
-            behind_proxy: config.behind_proxy,
-        })
+        .key_extractor(ClientAddress { behind_proxy: config.behind_proxy })
         .finish();
     match settings {
-        Some(settings) => router.route_layer(
-            tower_governor::GovernorLayer::new(settings).error_handler(too_many_requests),
-        ),
+        Some(settings) => {
+            router.route_layer(tower_governor::GovernorLayer::new(settings).error_handler(too_many_requests))
+        }
         None => {
             tracing::error!("rate limit settings refused; submissions are not rate limited");
             router
@@ -79,9 +75,7 @@ fn too_many_requests(error: GovernorError) -> Response<Body> {
         GovernorError::TooManyRequests { wait_time, .. } => {
             let mut response = TOO_MANY.into_response_with(StatusCode::TOO_MANY_REQUESTS);
             // Round up: "retry after 0 seconds" would invite an immediate retry.
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait_time.max(1)));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_time.max(1)));
             response
         }
         GovernorError::UnableToExtractKey => {

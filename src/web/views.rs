@@ -8,9 +8,7 @@ use crate::domain::country::Country;
 use crate::domain::field::{Field, FieldError, FieldErrors, FieldRule};
 use crate::domain::locale::Locale;
 use crate::domain::markdown::render_markdown;
-use crate::domain::page::{
-    CampaignSection, CounterBlock, FormBlock, Image, Link, PageSpec, ShareChannel,
-};
+use crate::domain::page::{CampaignSection, CounterBlock, FormBlock, Image, Link, PageSpec, ShareChannel};
 use crate::domain::slug::Slug;
 use crate::web::csrf;
 use crate::web::i18n::{UiText, field_error, field_label, postal_example, text};
@@ -44,10 +42,7 @@ impl SectionView {
 pub enum AsideView {
     Counter(CounterView),
     Form(Box<FormView>),
-    Closed {
-        heading: &'static str,
-        body_html: String,
-    },
+    Closed { heading: &'static str, body_html: String },
 }
 
 pub struct CounterView {
@@ -63,10 +58,7 @@ pub struct CounterView {
 
 impl CounterView {
     pub fn new(counter: ActionCounter, block: &CounterBlock, locale: Locale, slug: &Slug) -> Self {
-        let (before, after) = block
-            .sentence
-            .split_once("{count}")
-            .unwrap_or((block.sentence.as_str(), ""));
+        let (before, after) = block.sentence.split_once("{count}").unwrap_or((block.sentence.as_str(), ""));
         Self {
             before: before.to_string(),
             after: after.to_string(),
@@ -95,14 +87,7 @@ pub struct InputView {
 }
 
 impl InputView {
-    fn new(
-        field: Field,
-        locale: Locale,
-        required: bool,
-        value: &str,
-        errors: &FieldErrors,
-        postal: &str,
-    ) -> Self {
+    fn new(field: Field, locale: Locale, required: bool, value: &str, errors: &FieldErrors, postal: &str) -> Self {
         let (input_type, autocomplete) = match field {
             Field::FirstName => ("text", "given-name"),
             Field::LastName => ("text", "family-name"),
@@ -123,20 +108,11 @@ impl InputView {
             autocomplete,
             required,
             value: value.to_string(),
-            error: errors
-                .get(field)
-                .map(|e| field_error(locale, field, e, postal)),
+            error: errors.get(field).map(|e| field_error(locale, field, e, postal)),
             maxlength: field.max_len(),
             msg_required: field_error(locale, field, &FieldError::Required, postal),
             msg_invalid: field_error(locale, field, &invalid, postal),
-            msg_too_long: field_error(
-                locale,
-                field,
-                &FieldError::TooLong {
-                    max: field.max_len(),
-                },
-                postal,
-            ),
+            msg_too_long: field_error(locale, field, &FieldError::TooLong { max: field.max_len() }, postal),
         }
     }
 }
@@ -197,23 +173,11 @@ impl FormView {
     ) -> Self {
         let locale = spec.locale;
         let t = text(locale);
-        let country_code = if values.country.is_empty() {
-            form.default_country.clone()
-        } else {
-            Some(values.country.clone())
-        };
+        let country_code =
+            if values.country.is_empty() { form.default_country.clone() } else { Some(values.country.clone()) };
         let postal = postal_example(country_code.as_deref());
         let input = |field: Field, rule: FieldRule, value: &str| {
-            rule.is_shown().then(|| {
-                InputView::new(
-                    field,
-                    locale,
-                    rule == FieldRule::Required,
-                    value,
-                    errors,
-                    postal,
-                )
-            })
+            rule.is_shown().then(|| InputView::new(field, locale, rule == FieldRule::Required, value, errors, postal))
         };
         let fields = form.fields;
         let inputs = [
@@ -235,9 +199,7 @@ impl FormView {
                     selected: country_code.as_deref() == Some(c.code()),
                 })
                 .collect(),
-            error: errors
-                .get(Field::Country)
-                .map(|e| field_error(locale, Field::Country, e, postal)),
+            error: errors.get(Field::Country).map(|e| field_error(locale, Field::Country, e, postal)),
             msg_required: field_error(locale, Field::Country, &FieldError::Required, postal),
         });
         let letter = form.letter.as_ref().map(|letter| LetterView {
@@ -327,44 +289,26 @@ impl ShareLink {
                 let (name, label, href) = match channel {
                     ShareChannel::Email => {
                         let body = format!("{share_text}\n\n{}", tagged("email"));
-                        (
-                            "email",
-                            t.share_email,
-                            format!("mailto:?subject={}&body={}", enc(title), enc(&body)),
-                        )
+                        ("email", t.share_email, format!("mailto:?subject={}&body={}", enc(title), enc(&body)))
                     }
                     ShareChannel::Facebook => (
                         "facebook",
                         t.share_facebook,
-                        format!(
-                            "https://www.facebook.com/sharer/sharer.php?u={}",
-                            enc(&tagged("facebook"))
-                        ),
+                        format!("https://www.facebook.com/sharer/sharer.php?u={}", enc(&tagged("facebook"))),
                     ),
                     ShareChannel::X => (
                         "x",
                         t.share_x,
-                        format!(
-                            "https://x.com/intent/post?text={}&url={}",
-                            enc(share_text),
-                            enc(&tagged("x"))
-                        ),
+                        format!("https://x.com/intent/post?text={}&url={}", enc(share_text), enc(&tagged("x"))),
                     ),
                     ShareChannel::Whatsapp => (
                         "whatsapp",
                         t.share_whatsapp,
-                        format!(
-                            "https://wa.me/?text={}",
-                            enc(&format!("{share_text} {}", tagged("whatsapp")))
-                        ),
+                        format!("https://wa.me/?text={}", enc(&format!("{share_text} {}", tagged("whatsapp")))),
                     ),
                     ShareChannel::Copy => return None,
                 };
-                Some(ShareLink {
-                    channel: name,
-                    label,
-                    href,
-                })
+                Some(ShareLink { channel: name, label, href })
             })
             .collect()
     }

@@ -25,24 +25,16 @@ impl Drop for Driver {
 }
 
 fn browser_available() -> bool {
-    let present =
-        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    let present = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install chromium and chromium-driver (see .ci/run)"
-        );
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium and chromium-driver (see .ci/run)");
         eprintln!("SKIPPED browser test: install Debian's chromium and chromium-driver to run it");
     }
     present
 }
 
 async fn start_driver() -> (Driver, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -78,52 +70,21 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
         }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser = ClientBuilder::new(connector)
-        .capabilities(capabilities)
-        .connect(&driver_url)
-        .await
-        .expect("a browser session");
+    let browser =
+        ClientBuilder::new(connector).capabilities(capabilities).connect(&driver_url).await.expect("a browser session");
 
     let result = async {
         browser.goto(&app.url(&format!("/page/{EN}"))).await?;
-        assert_eq!(
-            browser.find(Locator::Css("h1")).await?.text().await?,
-            "Don't abandon refugees"
-        );
-        assert_eq!(
-            browser
-                .find(Locator::Css("[data-count]"))
-                .await?
-                .text()
-                .await?,
-            "785"
-        );
-        let ran = browser
-            .execute(
-                "return document.documentElement.dataset.scriptsBlock || null;",
-                vec![],
-            )
-            .await?;
+        assert_eq!(browser.find(Locator::Css("h1")).await?.text().await?, "Don't abandon refugees");
+        assert_eq!(browser.find(Locator::Css("[data-count]")).await?.text().await?, "785");
+        let ran = browser.execute("return document.documentElement.dataset.scriptsBlock || null;", vec![]).await?;
         assert_eq!(ran, json!("ran"), "the scripts block runs");
 
         // Inline validation stops an empty form before it is sent, and says why.
-        browser
-            .find(Locator::Css("button[type=submit]"))
-            .await?
-            .click()
-            .await?;
-        let summary = browser
-            .wait()
-            .for_element(Locator::Css("[data-error-summary]:not([hidden])"))
-            .await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        let summary = browser.wait().for_element(Locator::Css("[data-error-summary]:not([hidden])")).await?;
         assert!(summary.text().await?.contains("Enter your first name"));
-        assert!(
-            browser
-                .current_url()
-                .await?
-                .as_str()
-                .ends_with(&format!("/page/{EN}"))
-        );
+        assert!(browser.current_url().await?.as_str().ends_with(&format!("/page/{EN}")));
 
         for (id, value) in [
             ("first_name", "Ana"),
@@ -131,50 +92,25 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
             ("email", "browser@example.org"),
             ("postal_code", "K1A 0B1"),
         ] {
-            browser
-                .find(Locator::Id(id))
-                .await?
-                .send_keys(value)
-                .await?;
+            browser.find(Locator::Id(id)).await?.send_keys(value).await?;
         }
         browser.find(Locator::Id("consent")).await?.click().await?;
-        browser
-            .find(Locator::Css("button[type=submit]"))
-            .await?
-            .click()
-            .await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
         browser
             .wait()
             .at_most(Duration::from_secs(20))
             .for_url(&url::Url::parse(&app.url(&format!("/page/{EN}/thanks#thanks"))).unwrap())
             .await?;
-        assert_eq!(
-            browser.find(Locator::Css("h1")).await?.text().await?,
-            "Thank you for speaking up"
-        );
-        assert_eq!(
-            browser
-                .find(Locator::Css("[data-count]"))
-                .await?
-                .text()
-                .await?,
-            "786"
-        );
+        assert_eq!(browser.find(Locator::Css("h1")).await?.text().await?, "Thank you for speaking up");
+        assert_eq!(browser.find(Locator::Css("[data-count]")).await?.text().await?, "786");
 
         // Someone else acts; the open page's counter follows without a reload.
         browser.goto(&app.url(&format!("/page/{EN}"))).await?;
-        let other =
-            crate::helpers::TestApp::submit(&app, EN, &valid_form("someone@example.org")).await;
+        let other = crate::helpers::TestApp::submit(&app, EN, &valid_form("someone@example.org")).await;
         assert_eq!(other.status(), reqwest::StatusCode::SEE_OTHER);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if browser
-                .find(Locator::Css("[data-count]"))
-                .await?
-                .text()
-                .await?
-                == "787"
-            {
+            if browser.find(Locator::Css("[data-count]")).await?.text().await? == "787" {
                 break;
             }
             assert!(Instant::now() < deadline, "the live counter did not update");
@@ -188,9 +124,5 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
 
     let actions = app.actions_on(EN).await;
     assert_eq!(actions.len(), 2);
-    assert!(
-        actions
-            .iter()
-            .any(|a| a.email == "browser@example.org" && a.consent)
-    );
+    assert!(actions.iter().any(|a| a.email == "browser@example.org" && a.consent));
 }

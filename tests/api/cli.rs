@@ -37,25 +37,15 @@ fn pages_import_then_export_round_trips_a_page() {
     let exported = undersigned(&dir, &["pages", "export", "river"]);
     assert!(exported.status.success(), "{}", text(&exported.stderr));
     let toml = text(&exported.stdout);
-    assert!(
-        toml.contains("slug = \"river\"") && toml.contains("offset = 10"),
-        "{toml}"
-    );
+    assert!(toml.contains("slug = \"river\"") && toml.contains("offset = 10"), "{toml}");
 
     let yaml = undersigned(&dir, &["pages", "export", "river", "--format", "yaml"]);
     let yaml_file = dir.path().join("river.yaml");
-    std::fs::write(
-        &yaml_file,
-        text(&yaml.stdout).replace("Protect the river", "Protect the river now"),
-    )
-    .unwrap();
+    std::fs::write(&yaml_file, text(&yaml.stdout).replace("Protect the river", "Protect the river now")).unwrap();
     let reimported = undersigned(&dir, &["pages", "import", yaml_file.to_str().unwrap()]);
     assert!(reimported.status.success(), "{}", text(&reimported.stderr));
     assert!(text(&reimported.stdout).contains("updated page river"));
-    assert!(
-        text(&undersigned(&dir, &["pages", "export", "river"]).stdout)
-            .contains("Protect the river now")
-    );
+    assert!(text(&undersigned(&dir, &["pages", "export", "river"]).stdout).contains("Protect the river now"));
 }
 
 #[test]
@@ -63,27 +53,15 @@ fn an_invalid_page_file_is_refused_with_every_problem_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.toml");
     let broken = petition_page("broken", "closed", "")
-        .replace(
-            "closing_message = \"This petition was delivered. Thank you!\"\n",
-            "",
-        )
-        .replace(
-            "sentence = \"{count} signatures\"",
-            "sentence = \"signatures\"",
-        );
+        .replace("closing_message = \"This petition was delivered. Thank you!\"\n", "")
+        .replace("sentence = \"{count} signatures\"", "sentence = \"signatures\"");
     std::fs::write(&file, broken).unwrap();
 
     let output = undersigned(&dir, &["pages", "import", file.to_str().unwrap()]);
     assert!(!output.status.success());
     let errors = text(&output.stderr);
-    assert!(
-        errors.contains("closing_message: a closed page needs a closing message"),
-        "{errors}"
-    );
-    assert!(
-        errors.contains("blocks[0].sentence: must contain {count} where the number goes"),
-        "{errors}"
-    );
+    assert!(errors.contains("closing_message: a closed page needs a closing message"), "{errors}");
+    assert!(errors.contains("blocks[0].sentence: must contain {count} where the number goes"), "{errors}");
 
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, petition_page("typo", "live", "submit_lable = \"x\"")).unwrap();
@@ -101,20 +79,14 @@ fn config_shows_settings_but_never_the_secret() {
     let output = Command::new(env!("CARGO_BIN_EXE_undersigned"))
         .args(["config", "--data-dir"])
         .arg(dir.path())
-        .env(
-            "UNDERSIGNED_SECRET_KEY",
-            "a-very-secret-key-that-is-long-enough-123",
-        )
+        .env("UNDERSIGNED_SECRET_KEY", "a-very-secret-key-that-is-long-enough-123")
         .env("UNDERSIGNED_LISTEN", "127.0.0.1:9999")
         .output()
         .unwrap();
     let shown = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(shown.contains("listen = \"127.0.0.1:9999\""), "{shown}");
-    assert!(
-        shown.contains("<redacted>") && !shown.contains("a-very-secret-key"),
-        "{shown}"
-    );
+    assert!(shown.contains("<redacted>") && !shown.contains("a-very-secret-key"), "{shown}");
 }
 
 /// The README's first command, minus cargo: the server starts on an empty directory,
@@ -134,12 +106,7 @@ async fn serve_with_demo_starts_from_an_empty_directory() {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
-                let _ = sender.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
+                let _ = sender.send(rest.split_whitespace().next().unwrap_or_default().to_string());
             }
         }
     });
@@ -150,11 +117,7 @@ async fn serve_with_demo_starts_from_an_empty_directory() {
     };
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(
-        response.unwrap(),
-        reqwest::StatusCode::OK,
-        "server printed {url:?}"
-    );
+    assert_eq!(response.unwrap(), reqwest::StatusCode::OK, "server printed {url:?}");
     assert!(dir.path().join("undersigned.db").exists());
     assert!(dir.path().join("secret.key").exists());
 }

@@ -62,10 +62,7 @@ pub async fn postgres_available() -> bool {
             true
         }
         _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "PostgreSQL is unreachable at {} in CI",
-                postgres_admin_url()
-            )
+            panic!("PostgreSQL is unreachable at {} in CI", postgres_admin_url())
         }
         _ => {
             eprintln!(
@@ -95,10 +92,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: data_dir.path().to_path_buf(),
-        rate_limit: RateLimitConfig {
-            actions_burst: 100_000,
-            actions_refill_ms: 1,
-        },
+        rate_limit: RateLimitConfig { actions_burst: 100_000, actions_refill_ms: 1 },
         ..Config::default()
     };
     let postgres_database = match backend {
@@ -111,13 +105,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let db = app.state().db.clone();
     demo::load_demo(&db).await.expect("demo loads");
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: new_client(),
-        db,
-        postgres_database,
-        _data_dir: data_dir,
-    }
+    TestApp { address, client: new_client(), db, postgres_database, _data_dir: data_dir }
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
@@ -161,23 +149,15 @@ impl Page {
     }
 
     pub fn text_of(&self, css: &str) -> String {
-        self.select(css)
-            .iter()
-            .map(|e| e.text().collect::<String>())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.select(css).iter().map(|e| e.text().collect::<String>()).collect::<Vec<_>>().join(" ")
     }
 
     pub fn attr(&self, css: &str, name: &str) -> Option<String> {
-        self.select(css)
-            .first()
-            .and_then(|e| e.value().attr(name))
-            .map(str::to_string)
+        self.select(css).first().and_then(|e| e.value().attr(name)).map(str::to_string)
     }
 
     pub fn csrf_token(&self) -> String {
-        self.attr("input[name=csrf_token]", "value")
-            .expect("the form carries a CSRF token")
+        self.attr("input[name=csrf_token]", "value").expect("the form carries a CSRF token")
     }
 }
 
@@ -206,52 +186,32 @@ impl TestApp {
         if let Some(token) = token {
             body.push(("csrf_token", token.to_string()));
         }
-        self.client
-            .post(self.url(&format!("/page/{slug}")))
-            .form(&body)
-            .send()
-            .await
-            .expect("POST")
+        self.client.post(self.url(&format!("/page/{slug}"))).form(&body).send().await.expect("POST")
     }
 
     pub async fn counter(&self, slug: &str) -> serde_json::Value {
-        let response = self
-            .client
-            .get(self.url(&format!("/api/v1/pages/{slug}/counter")))
-            .send()
-            .await
-            .expect("GET counter");
+        let response =
+            self.client.get(self.url(&format!("/api/v1/pages/{slug}/counter"))).send().await.expect("GET counter");
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("counter JSON")
     }
 
     pub async fn actions_on(&self, slug: &str) -> Vec<StoredAction> {
-        let page = undersigned::db::pages::find_by_slug(&self.db, slug)
-            .await
-            .expect("query")
-            .expect("page exists");
-        undersigned::db::actions::list_for_page(&self.db, page.id)
-            .await
-            .expect("query")
+        let page = undersigned::db::pages::find_by_slug(&self.db, slug).await.expect("query").expect("page exists");
+        undersigned::db::actions::list_for_page(&self.db, page.id).await.expect("query")
     }
 
     /// Imports a page given as TOML, as `undersigned pages import` would.
     pub async fn import(&self, toml: &str) {
         let spec = PageSpec::from_text(toml, PageFormat::Toml).expect("test page parses");
-        pages::import_page(&self.db, &spec)
-            .await
-            .expect("test page imports");
+        pages::import_page(&self.db, &spec).await.expect("test page imports");
     }
 }
 
 pub async fn read_page(response: reqwest::Response) -> Page {
     let status = response.status();
     let text = response.text().await.expect("body");
-    Page {
-        status,
-        html: Html::parse_document(&text),
-        text,
-    }
+    Page { status, html: Html::parse_document(&text), text }
 }
 
 /// A small petition page for tests that need settings the demo does not have.
@@ -288,13 +248,8 @@ submit_label = "Sign"
 /// Creates an empty database for one test and points `config` at it.
 async fn create_postgres_database(config: &mut Config) -> String {
     let name = format!("undersigned_test_{}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&postgres_admin_url())
-        .await
-        .expect("PostgreSQL");
-    sqlx::query(&format!("create database {name}"))
-        .execute(&admin)
-        .await
-        .expect("create the test database");
+    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.expect("PostgreSQL");
+    sqlx::query(&format!("create database {name}")).execute(&admin).await.expect("create the test database");
     admin.close().await;
     let mut url = url::Url::parse(&postgres_admin_url()).expect("PostgreSQL URL");
     url.set_path(&name);
@@ -309,13 +264,9 @@ impl Drop for TestApp {
         };
         // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
-                let admin = sqlx::PgPool::connect(&postgres_admin_url())
-                    .await
-                    .map_err(std::io::Error::other)?;
+                let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.map_err(std::io::Error::other)?;
                 sqlx::query(&format!("drop database if exists {name} with (force)"))
                     .execute(&admin)
                     .await

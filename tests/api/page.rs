@@ -11,53 +11,22 @@ async fn the_demo_page_shows_campaign_counter_form_and_scripts_block(backend: Ba
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.attr("html", "lang").as_deref(), Some("en"));
     assert_eq!(page.text_of("h1"), "Don't abandon refugees");
-    assert!(
-        page.text_of(".counter-sentence")
-            .contains("785 people have taken action")
-    );
-    assert_eq!(
-        page.text_of(".campaign-section h2")
-            .matches("What we are asking for")
-            .count(),
-        1
-    );
+    assert!(page.text_of(".counter-sentence").contains("785 people have taken action"));
+    assert_eq!(page.text_of(".campaign-section h2").matches("What we are asking for").count(), 1);
     assert!(page.text_of(".learn-more").contains("Learn more"));
-    assert_eq!(
-        page.attr(".campaign-section img", "alt")
-            .map(|alt| alt.is_empty()),
-        Some(false)
-    );
+    assert_eq!(page.attr(".campaign-section img", "alt").map(|alt| alt.is_empty()), Some(false));
     assert!(page.text_of(".target").contains("Government of Canada"));
-    assert_eq!(
-        page.attr("textarea#message", "name").as_deref(),
-        Some("message")
-    );
-    for (id, autocomplete) in [
-        ("first_name", "given-name"),
-        ("last_name", "family-name"),
-        ("email", "email"),
-        ("postal_code", "postal-code"),
-    ] {
-        assert_eq!(
-            page.attr(&format!("input#{id}"), "autocomplete").as_deref(),
-            Some(autocomplete),
-            "{id}"
-        );
-        assert_eq!(
-            page.select(&format!("label[for={id}]")).len(),
-            1,
-            "{id} has a label"
-        );
+    assert_eq!(page.attr("textarea#message", "name").as_deref(), Some("message"));
+    for (id, autocomplete) in
+        [("first_name", "given-name"), ("last_name", "family-name"), ("email", "email"), ("postal_code", "postal-code")]
+    {
+        assert_eq!(page.attr(&format!("input#{id}"), "autocomplete").as_deref(), Some(autocomplete), "{id}");
+        assert_eq!(page.select(&format!("label[for={id}]")).len(), 1, "{id} has a label");
     }
-    assert!(
-        page.text_of("label[for=consent]")
-            .starts_with("Yes, send me news")
-    );
+    assert!(page.text_of("label[for=consent]").starts_with("Yes, send me news"));
     // The organiser's tag is placed, unescaped, after the page's own script.
     let body = &page.text;
-    let scripts_at = body
-        .find("document.documentElement.dataset.scriptsBlock")
-        .expect("scripts block present");
+    let scripts_at = body.find("document.documentElement.dataset.scriptsBlock").expect("scripts block present");
     assert!(body.find("/static/app.js").expect("app.js") < scripts_at);
 }
 
@@ -66,10 +35,7 @@ async fn the_french_page_speaks_french_and_shares_the_campaign_counter(backend: 
     let page = app.get_page(&format!("/page/{FR}")).await;
 
     assert_eq!(page.attr("html", "lang").as_deref(), Some("fr"));
-    assert!(
-        page.text_of(".counter-sentence")
-            .contains("785 personnes ont agi")
-    );
+    assert!(page.text_of(".counter-sentence").contains("785 personnes ont agi"));
     assert_eq!(page.text_of("label[for=first_name]").trim(), "Prénom");
     assert_eq!(page.text_of("label[for=email]").trim(), "Courriel");
     assert!(page.text_of("legend").contains("Vos coordonnées"));
@@ -92,42 +58,22 @@ async fn a_draft_page_is_not_public(backend: Backend) {
     let app = spawn_app(backend).await;
     app.import(&petition_page("draft-page", "draft", "")).await;
 
-    assert_eq!(
-        app.get_page("/page/draft-page").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get_page("/page/draft-page/thanks").await.status,
-        StatusCode::NOT_FOUND
-    );
-    let posted = app
-        .post_form("draft-page", &[("email", "a@example.org".into())], None)
-        .await;
+    assert_eq!(app.get_page("/page/draft-page").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get_page("/page/draft-page/thanks").await.status, StatusCode::NOT_FOUND);
+    let posted = app.post_form("draft-page", &[("email", "a@example.org".into())], None).await;
     assert_eq!(posted.status(), StatusCode::NOT_FOUND);
-    let counter = app
-        .client
-        .get(app.url("/api/v1/pages/draft-page/counter"))
-        .send()
-        .await
-        .unwrap();
+    let counter = app.client.get(app.url("/api/v1/pages/draft-page/counter")).send().await.unwrap();
     assert_eq!(counter.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        counter.json::<serde_json::Value>().await.unwrap()["error"],
-        "not_found"
-    );
+    assert_eq!(counter.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
 }
 
 async fn a_closed_page_shows_its_closing_message_instead_of_the_form(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.import(&petition_page("closed-page", "closed", ""))
-        .await;
+    app.import(&petition_page("closed-page", "closed", "")).await;
 
     let page = app.get_page("/page/closed-page").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.text_of(".closed")
-            .contains("This petition was delivered. Thank you!")
-    );
+    assert!(page.text_of(".closed").contains("This petition was delivered. Thank you!"));
     assert!(page.select("form").is_empty());
     assert!(page.text_of(".counter-sentence").contains("10 signatures"));
 }
@@ -141,46 +87,25 @@ async fn an_unknown_page_gets_a_bilingual_not_found_page(backend: Backend) {
 
 async fn the_front_page_lists_public_pages_only(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.import(&petition_page("hidden-draft", "draft", ""))
-        .await;
+    app.import(&petition_page("hidden-draft", "draft", "")).await;
     let page = app.get_page("/").await;
     assert_eq!(page.status, StatusCode::OK);
-    let links: Vec<String> = page
-        .select(".page-list a")
-        .iter()
-        .filter_map(|a| a.value().attr("href").map(str::to_string))
-        .collect();
+    let links: Vec<String> =
+        page.select(".page-list a").iter().filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
     assert!(links.contains(&format!("/page/{EN}")) && links.contains(&format!("/page/{FR}")));
     assert!(!links.iter().any(|l| l.contains("hidden-draft")));
 }
 
 async fn pages_are_not_cached_and_carry_security_headers(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app
-        .client
-        .get(app.url(&format!("/page/{EN}")))
-        .send()
-        .await
-        .unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    assert_eq!(
-        header("cache-control").as_deref(),
-        Some("private, no-store")
-    );
+    let response = app.client.get(app.url(&format!("/page/{EN}"))).send().await.unwrap();
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(header("cache-control").as_deref(), Some("private, no-store"));
     assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
     assert_eq!(header("x-frame-options").as_deref(), Some("SAMEORIGIN"));
     assert!(header("x-request-id").is_some());
     let cookie = header("set-cookie").expect("CSRF cookie");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 }
 
 async fn health_reports_the_database(backend: Backend) {
@@ -189,14 +114,7 @@ async fn health_reports_the_database(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
-    assert_eq!(
-        body["database"],
-        if backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    );
+    assert_eq!(body["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
 }
 
 crate::on_both_backends!(

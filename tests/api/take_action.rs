@@ -3,17 +3,10 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{
-    Backend, EN, FR, petition_page, read_page, set, spawn_app, spawn_app_with, valid_form,
-};
+use crate::helpers::{Backend, EN, FR, petition_page, read_page, set, spawn_app, spawn_app_with, valid_form};
 
 fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
 async fn a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step(backend: Backend) {
@@ -29,72 +22,35 @@ async fn a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step(backen
     assert_eq!(action.postal_code.as_deref(), Some("K1A 0B1"));
     assert_eq!(action.country.as_deref(), Some("CA"));
     assert!(action.consent);
-    assert!(
-        action
-            .consent_text
-            .as_deref()
-            .unwrap()
-            .starts_with("Yes, send me news about this campaign")
-    );
+    assert!(action.consent_text.as_deref().unwrap().starts_with("Yes, send me news about this campaign"));
     assert_eq!(action.subject.as_deref(), Some("Please act"));
     let message = action.message.as_deref().unwrap();
     assert!(message.starts_with("To the Government of Canada,\n\nPeople seeking safety deserve a hearing.\n\nSuspend the Safe Third Country Agreement"));
-    assert!(
-        message.ends_with("Sincerely,\nAna Silva\nK1A 0B1"),
-        "{message}"
-    );
+    assert!(message.ends_with("Sincerely,\nAna Silva\nK1A 0B1"), "{message}");
 
     let counter = app.counter(EN).await;
-    assert_eq!(
-        (counter["actions"].as_i64(), counter["count"].as_i64()),
-        (Some(1), Some(786))
-    );
+    assert_eq!((counter["actions"].as_i64(), counter["count"].as_i64()), (Some(1), Some(786)));
 
     let thanks = app.get_page(&format!("/page/{EN}/thanks")).await;
     assert_eq!(thanks.status, StatusCode::OK);
     assert_eq!(thanks.text_of("h1"), "Thank you for speaking up");
-    assert!(
-        thanks
-            .text_of(".counter-sentence")
-            .contains("786 people have taken action")
-    );
+    assert!(thanks.text_of(".counter-sentence").contains("786 people have taken action"));
     let facebook = thanks.attr("a.share-facebook", "href").unwrap();
     assert!(
-        facebook
-            .contains("dont%2Dabandon%2Drefugees%3Futm%5Fsource%3Dfacebook%26utm%5Fmedium%3Dshare"),
+        facebook.contains("dont%2Dabandon%2Drefugees%3Futm%5Fsource%3Dfacebook%26utm%5Fmedium%3Dshare"),
         "{facebook}"
     );
-    assert!(
-        thanks
-            .attr("a.share-email", "href")
-            .unwrap()
-            .starts_with("mailto:?subject=")
-    );
-    assert!(
-        thanks
-            .attr("a.share-whatsapp", "href")
-            .unwrap()
-            .starts_with("https://wa.me/?text=")
-    );
-    assert!(
-        thanks
-            .attr("a.share-x", "href")
-            .unwrap()
-            .starts_with("https://x.com/intent/post?text=")
-    );
-    assert_eq!(
-        thanks.attr("#page-link", "value"),
-        Some(app.url(&format!("/page/{EN}")))
-    );
+    assert!(thanks.attr("a.share-email", "href").unwrap().starts_with("mailto:?subject="));
+    assert!(thanks.attr("a.share-whatsapp", "href").unwrap().starts_with("https://wa.me/?text="));
+    assert!(thanks.attr("a.share-x", "href").unwrap().starts_with("https://x.com/intent/post?text="));
+    assert_eq!(thanks.attr("#page-link", "value"), Some(app.url(&format!("/page/{EN}"))));
 }
 
 async fn utm_tags_and_the_referrer_travel_with_the_form_and_are_stored(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app
         .client
-        .get(app.url(&format!(
-            "/page/{EN}?utm_source=newsletter&utm_medium=email&utm_campaign=november&fbclid=x"
-        )))
+        .get(app.url(&format!("/page/{EN}?utm_source=newsletter&utm_medium=email&utm_campaign=november&fbclid=x")))
         .header("referer", "https://news.example.org/article")
         .send()
         .await
@@ -102,14 +58,8 @@ async fn utm_tags_and_the_referrer_travel_with_the_form_and_are_stored(backend: 
     let page = read_page(response).await;
     let mut fields = valid_form("utm@example.org");
     for input in page.select("form input[type=hidden]") {
-        let (name, value) = (
-            input.value().attr("name").unwrap(),
-            input.value().attr("value").unwrap_or_default(),
-        );
-        if let Some(known) = ["utm_source", "utm_medium", "utm_campaign", "referrer"]
-            .into_iter()
-            .find(|n| *n == name)
-        {
+        let (name, value) = (input.value().attr("name").unwrap(), input.value().attr("value").unwrap_or_default());
+        if let Some(known) = ["utm_source", "utm_medium", "utm_campaign", "referrer"].into_iter().find(|n| *n == name) {
             fields.push((known, value.to_string()));
         }
     }
@@ -121,59 +71,31 @@ async fn utm_tags_and_the_referrer_travel_with_the_form_and_are_stored(backend: 
     assert_eq!(action.utm_medium.as_deref(), Some("email"));
     assert_eq!(action.utm_campaign.as_deref(), Some("november"));
     assert_eq!(action.utm_content, None);
-    assert_eq!(
-        action.referrer.as_deref(),
-        Some("https://news.example.org/article")
-    );
+    assert_eq!(action.referrer.as_deref(), Some("https://news.example.org/article"));
 }
 
-async fn invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_kept(
-    backend: Backend,
-) {
+async fn invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_kept(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut form = valid_form("not-an-email");
     set(&mut form, "first_name", "   ");
-    set(
-        &mut form,
-        "message",
-        "<script>alert('pwned')</script> Please act.",
-    );
+    set(&mut form, "message", "<script>alert('pwned')</script> Please act.");
     let response = app.submit(EN, &form).await;
     let page = read_page(response).await;
 
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let summary: Vec<String> = page
-        .select(".error-summary a")
-        .iter()
-        .filter_map(|a| a.value().attr("href").map(str::to_string))
-        .collect();
+    let summary: Vec<String> =
+        page.select(".error-summary a").iter().filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
     assert_eq!(summary, vec!["#first_name", "#email"]);
-    assert!(
-        page.text_of("#first_name-error")
-            .contains("Enter your first name")
-    );
-    assert!(
-        page.text_of("#email-error")
-            .contains("Enter an email address in the right format, like name@example.org")
-    );
+    assert!(page.text_of("#first_name-error").contains("Enter your first name"));
+    assert!(page.text_of("#email-error").contains("Enter an email address in the right format, like name@example.org"));
     assert_eq!(page.attr("#email", "aria-invalid").as_deref(), Some("true"));
     assert_eq!(page.attr("#last_name", "value").as_deref(), Some("Silva"));
-    assert_eq!(
-        page.attr("#email", "value").as_deref(),
-        Some("not-an-email")
-    );
+    assert_eq!(page.attr("#email", "value").as_deref(), Some("not-an-email"));
     // The message comes back as text, escaped, never as markup.
-    assert!(
-        page.text_of("textarea#message")
-            .contains("<script>alert('pwned')</script>")
-    );
+    assert!(page.text_of("textarea#message").contains("<script>alert('pwned')</script>"));
     assert!(!page.text.contains("<script>alert('pwned')"));
-    let raw_textarea =
-        &page.text[page.text.find("<textarea").unwrap()..page.text.find("</textarea>").unwrap()];
-    assert!(
-        raw_textarea.contains("&#60;script&#62;") || raw_textarea.contains("&lt;script&gt;"),
-        "{raw_textarea}"
-    );
+    let raw_textarea = &page.text[page.text.find("<textarea").unwrap()..page.text.find("</textarea>").unwrap()];
+    assert!(raw_textarea.contains("&#60;script&#62;") || raw_textarea.contains("&lt;script&gt;"), "{raw_textarea}");
 
     assert!(app.actions_on(EN).await.is_empty());
     assert_eq!(app.counter(EN).await["actions"], 0);
@@ -188,27 +110,15 @@ async fn missing_and_oversized_fields_are_refused_with_their_limits(backend: Bac
     let page = read_page(app.submit(EN, &form).await).await;
 
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        page.text_of("#last_name-error")
-            .contains("Last name must be 100 characters or fewer")
-    );
-    assert!(
-        page.text_of("#message-error")
-            .contains("Your message must be 5000 characters or fewer")
-    );
-    assert!(
-        page.text_of("#postal_code-error")
-            .contains("Enter your postal code")
-    );
+    assert!(page.text_of("#last_name-error").contains("Last name must be 100 characters or fewer"));
+    assert!(page.text_of("#message-error").contains("Your message must be 5000 characters or fewer"));
+    assert!(page.text_of("#postal_code-error").contains("Enter your postal code"));
     assert!(app.actions_on(EN).await.is_empty());
 
     let mut bad_postal = valid_form("postal@example.org");
     set(&mut bad_postal, "postal_code", "12345");
     let page = read_page(app.submit(EN, &bad_postal).await).await;
-    assert!(
-        page.text_of("#postal_code-error")
-            .contains("Enter a valid postal code, like K1A 0B1")
-    );
+    assert!(page.text_of("#postal_code-error").contains("Enter a valid postal code, like K1A 0B1"));
 }
 
 async fn errors_on_the_french_page_are_in_french(backend: Backend) {
@@ -217,67 +127,31 @@ async fn errors_on_the_french_page_are_in_french(backend: Backend) {
     set(&mut form, "email", "");
     let page = read_page(app.submit(FR, &form).await).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        page.text_of(".error-summary")
-            .contains("Il y a un problème")
-    );
-    assert!(
-        page.text_of("#email-error")
-            .contains("Entrez votre adresse courriel")
-    );
+    assert!(page.text_of(".error-summary").contains("Il y a un problème"));
+    assert!(page.text_of("#email-error").contains("Entrez votre adresse courriel"));
 }
 
-async fn a_post_without_a_valid_csrf_token_changes_nothing_and_offers_the_form_again(
-    backend: Backend,
-) {
+async fn a_post_without_a_valid_csrf_token_changes_nothing_and_offers_the_form_again(backend: Backend) {
     let app = spawn_app(backend).await;
     app.get_page(&format!("/page/{EN}")).await; // has the cookie, but sends no token
 
-    let missing = read_page(
-        app.post_form(EN, &valid_form("csrf@example.org"), None)
-            .await,
-    )
-    .await;
+    let missing = read_page(app.post_form(EN, &valid_form("csrf@example.org"), None).await).await;
     assert_eq!(missing.status, StatusCode::FORBIDDEN);
     assert!(missing.text_of(".notice").contains("This form had expired"));
-    assert_eq!(
-        missing.attr("#email", "value").as_deref(),
-        Some("csrf@example.org")
-    );
+    assert_eq!(missing.attr("#email", "value").as_deref(), Some("csrf@example.org"));
 
-    let wrong = app
-        .post_form(EN, &valid_form("csrf@example.org"), Some("forged-token"))
-        .await;
+    let wrong = app.post_form(EN, &valid_form("csrf@example.org"), Some("forged-token")).await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
 
     // A token is bound to its own cookie: another visitor's token does not work here.
     let other = crate::helpers::new_client();
-    let others_page = read_page(
-        other
-            .get(app.url(&format!("/page/{EN}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let borrowed = app
-        .post_form(
-            EN,
-            &valid_form("csrf@example.org"),
-            Some(&others_page.csrf_token()),
-        )
-        .await;
+    let others_page = read_page(other.get(app.url(&format!("/page/{EN}"))).send().await.unwrap()).await;
+    let borrowed = app.post_form(EN, &valid_form("csrf@example.org"), Some(&others_page.csrf_token())).await;
     assert_eq!(borrowed.status(), StatusCode::FORBIDDEN);
 
     assert!(app.actions_on(EN).await.is_empty());
     // The re-offered form carries a fresh, working token.
-    let retried = app
-        .post_form(
-            EN,
-            &valid_form("csrf@example.org"),
-            Some(&missing.csrf_token()),
-        )
-        .await;
+    let retried = app.post_form(EN, &valid_form("csrf@example.org"), Some(&missing.csrf_token())).await;
     assert_eq!(retried.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.actions_on(EN).await.len(), 1);
 }
@@ -295,27 +169,15 @@ async fn a_filled_honeypot_looks_like_success_but_stores_nothing(backend: Backen
 
 async fn the_same_email_is_counted_once_per_page_and_told_so_kindly(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_eq!(
-        app.submit(EN, &valid_form("twice@example.org"))
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.submit(EN, &valid_form("twice@example.org")).await.status(), StatusCode::SEE_OTHER);
     let again = app.submit(EN, &valid_form(" TWICE@example.org ")).await;
 
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        location(&again),
-        format!("/page/{EN}/thanks?already=1#thanks")
-    );
+    assert_eq!(location(&again), format!("/page/{EN}/thanks?already=1#thanks"));
     assert_eq!(app.actions_on(EN).await.len(), 1);
     assert_eq!(app.counter(EN).await["actions"], 1);
     let thanks = app.get_page(&location(&again)).await;
-    assert!(
-        thanks
-            .text_of(".notice")
-            .contains("You have already taken this action with this email address")
-    );
+    assert!(thanks.text_of(".notice").contains("You have already taken this action with this email address"));
 }
 
 async fn locked_parts_of_a_letter_come_from_the_page_not_from_the_post(backend: Backend) {
@@ -328,46 +190,25 @@ async fn locked_parts_of_a_letter_come_from_the_page_not_from_the_post(backend: 
     let mut form = valid_form("locked@example.org");
     set(&mut form, "subject", "Forged subject");
     set(&mut form, "message", "Forged body");
-    assert_eq!(
-        app.submit("locked-letter", &form).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.submit("locked-letter", &form).await.status(), StatusCode::SEE_OTHER);
 
     let action = &app.actions_on("locked-letter").await[0];
     assert_eq!(action.subject.as_deref(), Some("Organiser subject"));
     let message = action.message.as_deref().unwrap();
-    assert!(
-        message.starts_with("Dear Authority,\n\nOrganiser body."),
-        "{message}"
-    );
+    assert!(message.starts_with("Dear Authority,\n\nOrganiser body."), "{message}");
     assert!(!message.contains("Forged"));
 }
 
 async fn a_petition_stores_no_letter_and_optional_fields_may_stay_empty(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.import(&petition_page(
-        "river",
-        "live",
-        "consent = \"Keep me posted\"",
-    ))
-    .await;
-    let form = vec![
-        ("first_name", "Lee".to_string()),
-        ("last_name", "Wong".into()),
-        ("email", "lee@example.org".into()),
-    ];
-    assert_eq!(
-        app.submit("river", &form).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    app.import(&petition_page("river", "live", "consent = \"Keep me posted\"")).await;
+    let form =
+        vec![("first_name", "Lee".to_string()), ("last_name", "Wong".into()), ("email", "lee@example.org".into())];
+    assert_eq!(app.submit("river", &form).await.status(), StatusCode::SEE_OTHER);
 
     let action = &app.actions_on("river").await[0];
     assert_eq!(
-        (
-            action.subject.as_deref(),
-            action.message.as_deref(),
-            action.postal_code.as_deref()
-        ),
+        (action.subject.as_deref(), action.message.as_deref(), action.postal_code.as_deref()),
         (None, None, None)
     );
     assert!(!action.consent);
@@ -381,16 +222,9 @@ async fn a_closed_page_refuses_submissions_with_410(backend: Backend) {
     let token = app.get_page("/page/closing").await.csrf_token();
     app.import(&petition_page("closing", "closed", "")).await;
 
-    let page = read_page(
-        app.post_form("closing", &valid_form("late@example.org"), Some(&token))
-            .await,
-    )
-    .await;
+    let page = read_page(app.post_form("closing", &valid_form("late@example.org"), Some(&token)).await).await;
     assert_eq!(page.status, StatusCode::GONE);
-    assert!(
-        page.text_of(".closed")
-            .contains("This petition was delivered")
-    );
+    assert!(page.text_of(".closed").contains("This petition was delivered"));
     assert!(app.actions_on("closing").await.is_empty());
 }
 
@@ -401,32 +235,17 @@ async fn too_many_submissions_from_one_address_get_429_with_retry_after(backend:
     })
     .await;
     for n in 0..2 {
-        let response = app
-            .submit(EN, &valid_form(&format!("burst{n}@example.org")))
-            .await;
+        let response = app.submit(EN, &valid_form(&format!("burst{n}@example.org"))).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
     }
     let limited = app.submit(EN, &valid_form("burst2@example.org")).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert!(
-        limited
-            .text()
-            .await
-            .unwrap()
-            .contains("Too many submissions")
-    );
+    assert!(limited.text().await.unwrap().contains("Too many submissions"));
     assert_eq!(app.actions_on(EN).await.len(), 2);
     // Reading the page is not limited.
-    assert_eq!(
-        app.get_page(&format!("/page/{EN}")).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get_page(&format!("/page/{EN}")).await.status, StatusCode::OK);
 }
 
 async fn an_oversized_body_is_refused_before_it_is_read(backend: Backend) {
@@ -447,11 +266,7 @@ async fn concurrent_submissions_are_counted_exactly(backend: Backend) {
         let (app, token) = (app.clone(), token.clone());
         // The last twenty repeat earlier addresses, and race with them.
         let email = format!("crowd{}@example.org", n % distinct);
-        tasks.push(tokio::spawn(async move {
-            app.post_form(EN, &valid_form(&email), Some(&token))
-                .await
-                .status()
-        }));
+        tasks.push(tokio::spawn(async move { app.post_form(EN, &valid_form(&email), Some(&token)).await.status() }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
