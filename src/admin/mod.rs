@@ -39,7 +39,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .with_same_site(SameSite::Lax)
         .with_secure(state.public_url.starts_with("https://"))
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
-    Router::new().merge(auth::routes()).merge(pages::routes()).merge(users::routes()).layer(sessions)
+    Router::new()
+        .merge(auth::routes())
+        .merge(pages::routes())
+        .merge(actions::routes())
+        .merge(dashboard::routes())
+        .merge(users::routes())
+        .layer(sessions)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -281,3 +281,66 @@ impl Drop for TestApp {
         }
     }
 }
+
+pub const PASSWORD: &str = "a long enough password";
+
+/// An organiser's browser: signed in, with the CSRF token of its cookie.
+pub struct SignedIn {
+    pub client: reqwest::Client,
+    pub token: String,
+    base: String,
+}
+
+impl TestApp {
+    pub async fn create_user(&self, email: &str, role: undersigned::domain::user::Role) {
+        undersigned::services::users::create_user(&self.db, email, role, PASSWORD).await.expect("account created");
+    }
+
+    /// A new browser signed in as a new account with `role`.
+    pub async fn sign_in_as(&self, role: undersigned::domain::user::Role) -> SignedIn {
+        let email = format!("{}-{}@example.org", role.as_str(), rand::random::<u32>());
+        self.create_user(&email, role).await;
+        self.sign_in(&email, PASSWORD).await.expect("signed in")
+    }
+
+    /// Signs in in a new browser; `None` if the workspace refused.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Option<SignedIn> {
+        let client = new_client();
+        let form = read_page(client.get(self.url("/admin/sign-in")).send().await.expect("GET sign-in")).await;
+        let token = form.csrf_token();
+        let response = client
+            .post(self.url("/admin/sign-in"))
+            .form(&[("email", email), ("password", password), ("csrf_token", &token), ("next", "/admin/pages")])
+            .send()
+            .await
+            .expect("POST sign-in");
+        (response.status() == StatusCode::SEE_OTHER).then(|| SignedIn { client, token, base: self.address.clone() })
+    }
+}
+
+impl SignedIn {
+    pub async fn get(&self, path: &str) -> Page {
+        read_page(self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")).await
+    }
+
+    /// Posts a workspace form with this browser's CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut body: Vec<(&str, &str)> = fields.to_vec();
+        body.push(("csrf_token", &self.token));
+        self.client.post(format!("{}{path}", self.base)).form(&body).send().await.expect("POST")
+    }
+
+    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
+    }
+}
+
+impl TestApp {
+    /// Posts a valid action to a page that may show no form (a closed one), with a token
+    /// from the French demo page: tokens belong to the visitor's cookie, not to a page.
+    pub async fn submit_without_form(&self, slug: &str) -> StatusCode {
+        let token = self.get_page(&format!("/page/{FR}")).await.csrf_token();
+        let email = format!("late{}@example.org", rand::random::<u32>());
+        self.post_form(slug, &valid_form(&email), Some(&token)).await.status()
+    }
+}

@@ -1,6 +1,8 @@
 //! Integration tests: each starts the real server on a random port against a fresh
 //! database and speaks HTTP to it.
 
+mod admin_access;
+mod admin_builder;
 mod browser;
 mod cli;
 mod counter;
