@@ -1,7 +1,8 @@
-//! A supporter in Debian's headless Chromium: reads the page, is stopped by inline
-//! validation, fills the form, reaches the thank-you step, and sees the counter move
-//! when someone else acts. Skipped, loudly, on a machine without chromium and
-//! chromedriver, except in CI (`CI` set), where their absence fails the test.
+//! People in Debian's headless Chromium: a supporter reads the page, is stopped by inline
+//! validation, fills the form, reaches the thank-you step and sees the counter move when
+//! someone else acts; an editor signs in, edits a page and publishes it. Skipped, loudly,
+//! on a machine without chromium and chromedriver, except in CI (`CI` set), where their
+//! absence fails the test.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -51,13 +52,9 @@ async fn start_driver() -> (Driver, String) {
     (driver, url)
 }
 
-#[tokio::test]
-async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_step() {
-    if !browser_available() {
-        return;
-    }
-    let app = spawn_app(Backend::Sqlite).await;
-    let (_driver, driver_url) = start_driver().await;
+/// A headless Chromium session, with the chromedriver and the profile it needs.
+async fn open_browser() -> (fantoccini::Client, Driver, tempfile::TempDir) {
+    let (driver, driver_url) = start_driver().await;
     let profile = tempfile::tempdir().unwrap();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -72,6 +69,16 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let browser =
         ClientBuilder::new(connector).capabilities(capabilities).connect(&driver_url).await.expect("a browser session");
+    (browser, driver, profile)
+}
+
+#[tokio::test]
+async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_step() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    let (browser, _driver, _profile) = open_browser().await;
 
     let result = async {
         browser.goto(&app.url(&format!("/page/{EN}"))).await?;
@@ -96,17 +103,14 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
         }
         browser.find(Locator::Id("consent")).await?.click().await?;
         browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_url(&url::Url::parse(&app.url(&format!("/page/{EN}/thanks#thanks"))).unwrap())
-            .await?;
+        let thanks = url::Url::parse(&app.url(&format!("/page/{EN}/thanks#thanks"))).unwrap();
+        browser.wait().at_most(Duration::from_secs(20)).for_url(&thanks).await?;
         assert_eq!(browser.find(Locator::Css("h1")).await?.text().await?, "Thank you for speaking up");
         assert_eq!(browser.find(Locator::Css("[data-count]")).await?.text().await?, "786");
 
         // Someone else acts; the open page's counter follows without a reload.
         browser.goto(&app.url(&format!("/page/{EN}"))).await?;
-        let other = crate::helpers::TestApp::submit(&app, EN, &valid_form("someone@example.org")).await;
+        let other = app.submit(EN, &valid_form("someone@example.org")).await;
         assert_eq!(other.status(), reqwest::StatusCode::SEE_OTHER);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -125,4 +129,39 @@ async fn a_supporter_reads_the_page_fills_the_form_and_reaches_the_thank_you_ste
     let actions = app.actions_on(EN).await;
     assert_eq!(actions.len(), 2);
     assert!(actions.iter().any(|a| a.email == "browser@example.org" && a.consent));
+}
+
+#[tokio::test]
+async fn an_editor_signs_in_edits_a_page_publishes_it_and_sees_it_live() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    app.import(&crate::helpers::petition_page("river-draft", "draft", "")).await;
+    app.create_user("editor@example.org", undersigned::domain::user::Role::Editor).await;
+    let (browser, _driver, _profile) = open_browser().await;
+
+    let result = async {
+        browser.goto(&app.url("/admin/pages/river-draft")).await?;
+        // Sent to sign in first, then back to the page asked for.
+        browser.find(Locator::Id("email")).await?.send_keys("editor@example.org").await?;
+        browser.find(Locator::Id("password")).await?.send_keys(crate::helpers::PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Css("#settings")).await?;
+        assert!(browser.current_url().await?.as_str().ends_with("/admin/pages/river-draft"));
+
+        let title = browser.find(Locator::Id("title")).await?;
+        title.clear().await?;
+        title.send_keys("Protect the river, now").await?;
+        browser.find(Locator::Css("#settings button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Css("#status button[value=live]")).await?.click().await?;
+        browser.wait().for_element(Locator::Css(".status-live")).await?;
+
+        browser.goto(&app.url("/page/river-draft")).await?;
+        assert_eq!(browser.find(Locator::Css("h1")).await?.text().await?, "Protect the river, now");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser session");
 }

@@ -121,3 +121,80 @@ async fn serve_with_demo_starts_from_an_empty_directory() {
     assert!(dir.path().join("undersigned.db").exists());
     assert!(dir.path().join("secret.key").exists());
 }
+
+fn undersigned_with_stdin(data_dir: &TempDir, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_undersigned"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write the password");
+    child.wait_with_output().expect("the binary ends")
+}
+
+#[test]
+fn users_create_reads_the_password_from_stdin_and_refuses_weak_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let weak =
+        undersigned_with_stdin(&dir, &["users", "create", "--email", "boss@example.org", "--role", "admin"], "short\n");
+    assert!(!weak.status.success());
+    assert!(text(&weak.stderr).contains("at least 12 characters"), "{}", text(&weak.stderr));
+
+    let created = undersigned_with_stdin(
+        &dir,
+        &["users", "create", "--email", "boss@example.org", "--role", "admin"],
+        "a long enough password\n",
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(text(&created.stdout).contains("created admin account for boss@example.org"));
+    let again =
+        undersigned_with_stdin(&dir, &["users", "create", "--email", "boss@example.org"], "a long enough password\n");
+    assert!(text(&again.stderr).contains("exists already"));
+    let listed = undersigned(&dir, &["users", "list"]);
+    assert!(text(&listed.stdout).starts_with("boss@example.org\tadmin\t"), "{}", text(&listed.stdout));
+}
+
+#[tokio::test]
+async fn actions_export_writes_the_csv_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("undersigned.db").display());
+    let db = undersigned::db::Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    undersigned::services::demo::load_demo(&db).await.unwrap();
+    let page = undersigned::services::pages::public_page(&db, crate::helpers::EN).await.unwrap();
+    let submission = undersigned::domain::action::Submission {
+        first_name: "Ana".into(),
+        last_name: "Silva".into(),
+        email: "ana@example.org".into(),
+        postal_code: "K1A 0B1".into(),
+        message: Some("Act now.".into()),
+        subject: Some("Please".into()),
+        ..Default::default()
+    };
+    undersigned::services::actions::take_action(&db, &page, &submission, &Default::default()).await.unwrap();
+    db.close().await;
+
+    let file = dir.path().join("out.csv");
+    let output = undersigned(
+        &dir,
+        &["actions", "export", "--campaign", "safe-third-country", "--output", file.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("exported 1 actions"));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("action_id,campaign,page,kind,created_at"));
+    assert!(
+        lines[1].contains(",ana@example.org,")
+            && lines[1].contains(",safe-third-country,dont-abandon-refugees,letter,")
+    );
+
+    let empty = undersigned(&dir, &["actions", "export", "--from", "2999-01-01"]);
+    assert_eq!(text(&empty.stdout).lines().count(), 1, "only the header");
+}

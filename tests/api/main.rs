@@ -2,10 +2,12 @@
 //! database and speaks HTTP to it.
 
 mod admin_access;
+mod admin_actions;
 mod admin_builder;
 mod browser;
 mod cli;
 mod counter;
+mod export_memory;
 mod helpers;
 mod page;
 mod take_action;

@@ -1,0 +1,110 @@
+//! The CSV export streams: the server's peak memory grows by far less than the size of
+//! the file it sends. Measured on a separate server process (its /proc status), so that
+//! other tests running in this process do not blur the figure.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use undersigned::domain::user::Role;
+
+use crate::helpers::{EN, PASSWORD};
+
+const ACTIONS: i64 = 200_000;
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("memory figure")
+}
+
+#[tokio::test]
+async fn exporting_many_actions_keeps_memory_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("undersigned.db").display());
+    {
+        let db = undersigned::db::Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        undersigned::services::demo::load_demo(&db).await.unwrap();
+        undersigned::services::users::create_user(&db, "exporter@example.org", Role::Editor, PASSWORD).await.unwrap();
+        db.close().await;
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let message = "A letter of a realistic length. ".repeat(12);
+        sqlx::query(
+            "with recursive n(i) as (select 1 union all select i + 1 from n where i < $1)
+             insert into actions (page_id, email, first_name, last_name, postal_code, country, consent, consent_text,
+                                  subject, message, utm_source, created_at)
+             select (select id from pages where slug = $2), 'supporter' || i || '@example.org', 'Firstname', 'Lastname',
+                    'K1A 0B1', 'CA', 1, 'Yes, keep me informed', 'Please act', $3, 'newsletter', '2026-11-24T12:00:00+00:00'
+             from n",
+        )
+        .bind(ACTIONS)
+        .bind(EN)
+        .bind(&message)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_undersigned"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
+                let page_url = rest.split_whitespace().next().unwrap_or_default();
+                let _ = sender.send(page_url.split("/page/").next().unwrap_or_default().to_string());
+            }
+        }
+    });
+    let base = receiver.recv_timeout(Duration::from_secs(60)).expect("the server starts");
+    let pid = server.id();
+
+    let result = async {
+        let client = crate::helpers::new_client();
+        let sign_in = crate::helpers::read_page(client.get(format!("{base}/admin/sign-in")).send().await?).await;
+        let token = sign_in.csrf_token();
+        let response = client
+            .post(format!("{base}/admin/sign-in"))
+            .form(&[("email", "exporter@example.org"), ("password", PASSWORD), ("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+
+        let before = memory_kib(pid, "VmRSS:");
+        let mut body = client.get(format!("{base}/admin/export.csv?page={EN}")).send().await?;
+        let (mut bytes, mut newlines) = (0_usize, 0_usize);
+        while let Some(chunk) = body.chunk().await? {
+            bytes += chunk.len();
+            newlines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        let peak = memory_kib(pid, "VmHWM:");
+        Ok::<_, reqwest::Error>((before, peak, bytes, newlines))
+    }
+    .await;
+    let _ = server.kill();
+    let _ = server.wait();
+    let (before, peak, bytes, newlines) = result.expect("the export downloads");
+
+    assert_eq!(newlines as i64, ACTIONS + 1, "a header and one line per action");
+    let grew_mib = peak.saturating_sub(before) / 1024;
+    let sent_mib = bytes / (1024 * 1024);
+    println!(
+        "export of {ACTIONS} actions: {sent_mib} MiB sent; server RSS {} MiB before, peak {} MiB",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(sent_mib > 80, "the export is large enough to tell: {sent_mib} MiB");
+    assert!(grew_mib < 40, "memory grew by {grew_mib} MiB while sending {sent_mib} MiB");
+}
