@@ -14,6 +14,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+    ("admin.css", "text/css; charset=utf-8", include_str!("../../static/admin.css")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
     ("demo-border.svg", "image/svg+xml", include_str!("../../static/demo-border.svg")),
 ];

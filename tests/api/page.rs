@@ -117,7 +117,30 @@ async fn health_reports_the_database(backend: Backend) {
     assert_eq!(body["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
 }
 
+async fn every_stylesheet_script_and_image_a_page_uses_is_served(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let organiser = app.sign_in_as(undersigned::domain::user::Role::Admin).await;
+    let pages = [
+        app.get_page(&format!("/page/{EN}")).await,
+        app.get_page(&format!("/page/{EN}/thanks")).await,
+        organiser.get(&format!("/admin/pages/{EN}")).await,
+    ];
+    let mut checked = 0;
+    for page in &pages {
+        let links = page.select("link[rel=stylesheet]").iter().filter_map(|l| l.value().attr("href")).map(String::from).collect::<Vec<_>>();
+        let scripts = page.select("script[src]").iter().filter_map(|s| s.value().attr("src")).map(String::from).collect::<Vec<_>>();
+        let images = page.select("img[src^='/']").iter().filter_map(|i| i.value().attr("src")).map(String::from).collect::<Vec<_>>();
+        for path in links.iter().chain(&scripts).chain(&images) {
+            let response = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "admin.css, app.css, app.js and the demo image are among them");
+}
+
 crate::on_both_backends!(
+    every_stylesheet_script_and_image_a_page_uses_is_served,
     the_demo_page_shows_campaign_counter_form_and_scripts_block,
     the_french_page_speaks_french_and_shares_the_campaign_counter,
     organiser_markdown_is_rendered_but_cannot_inject_script,
