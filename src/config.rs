@@ -36,6 +36,73 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
+    pub mail: MailConfig,
+}
+
+/// Outgoing email: who it comes from, how it leaves, and how the outbox worker retries.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// The organisation's address. Every message is From it, so that SPF, DKIM and DMARC
+    /// pass; supporters appear in Reply-To, never as a forged From.
+    pub from_address: String,
+    pub from_name: String,
+    /// `file` (one .eml per message in `outbox_dir`, the default) or `smtp`.
+    pub transport: MailTransport,
+    /// For the file transport; default `<data_dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls` (port 587), `tls` (port 465) or `none` (a relay on the same machine only).
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// Run the delivery worker inside `serve` (or only in `undersigned worker`).
+    pub worker: bool,
+    /// How often the worker looks for messages that are due.
+    pub poll_interval_ms: u64,
+    /// The first retry waits this long; each further one twice as long, up to an hour.
+    pub retry_base_ms: u64,
+    /// After this many failed attempts a message is marked failed.
+    pub max_attempts: i32,
+    /// How long a worker may hold a message it claimed before another may take it.
+    pub lease_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            from_address: "campaigns@example.org".into(),
+            from_name: "Undersigned".into(),
+            transport: MailTransport::File,
+            outbox_dir: None,
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            worker: true,
+            poll_interval_ms: 1_000,
+            retry_base_ms: 30_000,
+            max_attempts: 12,
+            lease_secs: 120,
+        }
+    }
 }
 
 /// Per-client-address limits on submissions.
@@ -66,6 +133,7 @@ impl Default for Config {
             behind_proxy: false,
             rate_limit: RateLimitConfig::default(),
             log_format: LogFormat::Text,
+            mail: MailConfig::default(),
         }
     }
 }
@@ -121,6 +189,21 @@ impl Config {
                 return Err(ConfigError::Unsafe(format!("public_url {url:?} must start with http:// or https://")));
             }
         }
+        if email_address::EmailAddress::parse_with_options(&self.mail.from_address, Default::default()).is_err() {
+            return Err(ConfigError::Unsafe(format!(
+                "mail.from_address {:?} is not an email address",
+                self.mail.from_address
+            )));
+        }
+        if self.mail.poll_interval_ms == 0
+            || self.mail.retry_base_ms == 0
+            || self.mail.lease_secs == 0
+            || self.mail.max_attempts < 1
+        {
+            return Err(ConfigError::Unsafe(
+                "mail.poll_interval_ms, retry_base_ms, lease_secs and max_attempts must be above zero".into(),
+            ));
+        }
         if self.secret_key.as_ref().is_some_and(|key| key.len() < 32) {
             return Err(ConfigError::Unsafe("secret_key must be at least 32 characters long".into()));
         }
@@ -133,6 +216,11 @@ impl Config {
             Some(url) if !url.is_empty() => url.clone(),
             _ => format!("sqlite://{}", self.data_dir.join("undersigned.db").display()),
         }
+    }
+
+    /// Where the file transport writes messages.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail.outbox_dir.clone().unwrap_or_else(|| self.data_dir.join("outbox"))
     }
 
     /// The base URL of the public site, without a trailing slash.
@@ -152,6 +240,9 @@ impl Config {
         }
         if let Some(url) = &shown.database_url {
             shown.database_url = Some(redact_password(url));
+        }
+        if shown.mail.smtp_password.is_some() {
+            shown.mail.smtp_password = Some("<redacted>".into());
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
     }
@@ -179,6 +270,8 @@ impl fmt::Debug for Config {
             .field("behind_proxy", &self.behind_proxy)
             .field("rate_limit", &self.rate_limit)
             .field("log_format", &self.log_format)
+            .field("mail.transport", &self.mail.transport)
+            .field("mail.smtp_password", &self.mail.smtp_password.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -200,10 +293,11 @@ mod tests {
         let config = Config {
             secret_key: Some("k".repeat(40)),
             database_url: Some("postgres://app:hunter2@db/undersigned".into()),
+            mail: MailConfig { smtp_password: Some("smtp-secret".into()), ..MailConfig::default() },
             ..Config::default()
         };
         for shown in [format!("{config:?}"), config.to_redacted_toml()] {
-            assert!(!shown.contains("kkkk") && !shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("kkkk") && !shown.contains("hunter2") && !shown.contains("smtp-secret"), "{shown}");
         }
     }
 

@@ -43,8 +43,16 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Deliver the outbox only (no web server): for running delivery apart from `serve`,
+    /// whose own worker `mail.worker = false` turns off.
+    Worker,
     /// Apply database migrations, then exit.
     Migrate,
+    /// Manage targets: the people letters are emailed to.
+    Targets {
+        #[command(subcommand)]
+        command: TargetsCommand,
+    },
     /// Create, update and export pages from files.
     Pages {
         #[command(subcommand)]
@@ -76,6 +84,15 @@ enum UsersCommand {
     },
     /// List the accounts.
     List,
+}
+
+#[derive(Subcommand)]
+enum TargetsCommand {
+    /// Create or update targets from a CSV file with the columns key, name, title,
+    /// salutation, email, organisation, district, party, language.
+    Import { file: PathBuf },
+    /// Write every target as CSV to standard output.
+    Export,
 }
 
 #[derive(Subcommand)]
@@ -186,6 +203,43 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             app.run_until_stopped().await?;
+        }
+        Command::Worker => {
+            config.check()?;
+            let app = Application::build(config).await?;
+            let worker = undersigned::startup::outbox_worker(app.state())?;
+            tracing::info!("delivering the outbox; stop with Ctrl-C");
+            tokio::select! {
+                () = worker.run() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Targets { command: TargetsCommand::Import { file } } => {
+            let db = open_database(&config).await?;
+            let mut reader =
+                csv::Reader::from_path(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut targets = Vec::new();
+            for (line, row) in reader.deserialize::<undersigned::db::targets::Target>().enumerate() {
+                let target = row.with_context(|| format!("{}: row {}", file.display(), line + 2))?;
+                undersigned::domain::slug::Slug::parse(&target.key)
+                    .with_context(|| format!("{}: row {}: key", file.display(), line + 2))?;
+                undersigned::domain::email::EmailAddress::parse(&target.email).map_err(|_| {
+                    anyhow::anyhow!("{}: row {}: email {:?} is not valid", file.display(), line + 2, target.email)
+                })?;
+                targets.push(target);
+            }
+            for target in &targets {
+                undersigned::db::targets::save(&db, target).await?;
+            }
+            println!("imported {} targets", targets.len());
+        }
+        Command::Targets { command: TargetsCommand::Export } => {
+            let db = open_database(&config).await?;
+            let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+            for target in undersigned::db::targets::list(&db).await? {
+                writer.serialize(target)?;
+            }
+            writer.flush()?;
         }
         Command::Migrate => {
             let db = open_database(&config).await?;

@@ -72,14 +72,33 @@ impl Application {
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let flusher = tokio::spawn(flush_page_views(self.state.clone()));
+        let worker = match self.state.config.mail.worker {
+            true => Some(tokio::spawn(outbox_worker(&self.state)?.run())),
+            false => None,
+        };
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;
         flusher.abort();
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         if let Err(error) = self.state.page_views.flush(&self.state.db).await {
             tracing::warn!(%error, "could not write the last page views");
         }
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// The outbox worker for this configuration.
+pub fn outbox_worker(state: &AppState) -> io::Result<crate::jobs::outbox::OutboxWorker> {
+    let mailer = crate::email::Mailer::from_config(&state.config).map_err(io::Error::other)?;
+    Ok(crate::jobs::outbox::OutboxWorker::new(
+        state.db.clone(),
+        mailer,
+        state.config.mail.clone(),
+        state.signer.clone(),
+        state.public_url.clone(),
+    ))
 }
 
 /// Writes counted page views every few seconds.

@@ -143,6 +143,7 @@ pub struct BlockEditor {
     pub last: bool,
     pub links_text: String,
     pub targets_text: String,
+    pub recipients_text: String,
     pub rules: Vec<(&'static str, &'static str, &'static str)>,
     pub shares: Vec<(&'static str, &'static str, bool)>,
 }
@@ -151,6 +152,7 @@ impl BlockEditor {
     fn new(index: usize, count: usize, block: &Block, can_edit_scripts: bool) -> Self {
         let mut links_text = String::new();
         let mut targets_text = String::new();
+        let mut recipients_text = String::new();
         let mut rules = Vec::new();
         let mut shares = Vec::new();
         match block {
@@ -160,6 +162,7 @@ impl BlockEditor {
             }
             Block::Form(form) => {
                 targets_text = form.targets.join("\n");
+                recipients_text = form.recipients.join("\n");
                 rules = vec![
                     ("first_name", "First name", form.fields.first_name.as_str()),
                     ("last_name", "Last name", form.fields.last_name.as_str()),
@@ -191,6 +194,7 @@ impl BlockEditor {
             last: index + 1 == count,
             links_text,
             targets_text,
+            recipients_text,
             rules,
             shares,
         }
@@ -370,6 +374,9 @@ struct BlockForm {
     scope: String,
     call_to_action: String,
     targets: String,
+    recipients: String,
+    email_subject: String,
+    email_body: String,
     submit_label: String,
     consent: String,
     default_country: String,
@@ -443,6 +450,7 @@ fn block_from_form(current: &Block, form: &BlockForm, index: usize) -> Result<Bl
             Block::Form(FormBlock {
                 call_to_action: text(&form.call_to_action),
                 targets: form.targets.lines().map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),
+                recipients: form.recipients.split_whitespace().map(String::from).collect(),
                 letter,
                 fields: InfoFields {
                     first_name: rule(&form.first_name, defaults.first_name),
@@ -473,6 +481,8 @@ fn block_from_form(current: &Block, form: &BlockForm, index: usize) -> Result<Bl
                 body: text(&form.body),
                 share,
                 show_counter: form.show_counter.is_some(),
+                email_subject: optional(&form.email_subject),
+                email_body: optional(&form.email_body),
             })
         }
     };

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::db::outbox::NewMail;
 use crate::db::{Db, DbError};
 use crate::domain::action::{ActionDraft, Tracking};
 
@@ -28,13 +29,14 @@ pub struct StoredAction {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores the action and counts it, in one transaction. Returns `None`, changing nothing,
-/// when this email address has already acted on this page.
+/// Stores the action, counts it and queues its emails, in one transaction. Returns `None`,
+/// changing nothing, when this email address has already acted on this page.
 pub async fn insert_counted(
     db: &Db,
     page_id: i64,
     draft: &ActionDraft,
     tracking: &Tracking,
+    mails: &[NewMail],
 ) -> Result<Option<i64>, DbError> {
     let now = Utc::now();
     let shard = db.counter_shard();
@@ -81,6 +83,22 @@ pub async fn insert_counted(
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            for mail in mails {
+                sqlx::query(crate::db::outbox::INSERT)
+                    .bind(id)
+                    .bind(page_id)
+                    .bind(mail.kind.as_str())
+                    .bind(&mail.to_address)
+                    .bind(&mail.to_name)
+                    .bind(&mail.from_name)
+                    .bind(&mail.reply_to_address)
+                    .bind(&mail.reply_to_name)
+                    .bind(&mail.subject)
+                    .bind(&mail.body)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         id
@@ -309,4 +327,14 @@ pub async fn breakdown(
         countries: top(db, scope, "a.country", 20).await?,
         postal_areas: top(db, scope, "upper(substr(a.postal_code, 1, 3))", 20).await?,
     })
+}
+
+/// Withdraws the consent of the person who took action `id`, on every action of theirs
+/// (an unsubscribe). Returns whether there was such an action.
+pub async fn withdraw_consent(db: &Db, id: i64) -> Result<bool, DbError> {
+    let changed = on_writer!(db, pool => sqlx::query(
+        "update actions set consent = false, unsubscribed_at = coalesce(unsubscribed_at, $2)
+         where email = (select email from actions where id = $1)")
+        .bind(id).bind(Utc::now()).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(changed > 0)
 }

@@ -31,9 +31,11 @@ macro_rules! on_writer {
 
 pub mod actions;
 pub mod counters;
+pub mod outbox;
 pub mod page_views;
 pub mod pages;
 pub mod sessions;
+pub mod targets;
 pub mod users;
 
 /// A handle on the database; cheap to clone.

@@ -144,6 +144,7 @@ mod tests {
         FormBlock {
             call_to_action: "Write".into(),
             targets: vec!["Government of Canada".into()],
+            recipients: vec![],
             letter: Some(Letter {
                 subject: "Subject".into(),
                 subject_editable: false,

@@ -10,6 +10,7 @@ pub mod field;
 pub mod letter;
 pub mod locale;
 pub mod markdown;
+pub mod merge;
 pub mod page;
 pub mod postal_code;
 pub mod slug;

@@ -162,6 +162,10 @@ pub struct FormBlock {
     /// Whom the action is addressed to, as shown on the page.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// For letters: the keys of the targets (`undersigned targets import`) each supporter's
+    /// letter is emailed to, one message per target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
     /// Required on letter pages, absent on petitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub letter: Option<Letter>,
@@ -226,6 +230,12 @@ pub struct ThankYouBlock {
     pub share: Vec<ShareChannel>,
     #[serde(default = "yes")]
     pub show_counter: bool,
+    /// The thank-you email's subject and body (merge fields: {first_name}, {last_name},
+    /// {page_title}, {page_url}, {unsubscribe_url}); the interface's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_body: Option<String>,
 }
 
 fn yes() -> bool {
@@ -398,6 +408,14 @@ impl PageSpec {
                     for (j, target) in form.targets.iter().enumerate() {
                         text_field(&mut err, &at(&format!("targets[{j}]")), target, TITLE_MAX, true);
                     }
+                    for (j, key) in form.recipients.iter().enumerate() {
+                        if Slug::parse(key).is_err() {
+                            err(at(&format!("recipients[{j}]")), "must be a target's key, like prime-minister");
+                        }
+                    }
+                    if !form.recipients.is_empty() && self.kind == PageKind::Petition {
+                        err(at("recipients"), "petitions are not emailed to targets; use kind = \"letter\"");
+                    }
                     if let Some(consent) = &form.consent {
                         text_field(&mut err, &at("consent"), consent, SHORT_TEXT_MAX * 2, true);
                     }
@@ -429,6 +447,12 @@ impl PageSpec {
                 Block::ThankYou(thanks) => {
                     text_field(&mut err, &at("heading"), &thanks.heading, TITLE_MAX, true);
                     text_field(&mut err, &at("body"), &thanks.body, LONG_TEXT_MAX, false);
+                    if let Some(subject) = &thanks.email_subject {
+                        text_field(&mut err, &at("email_subject"), subject, 200, true);
+                    }
+                    if let Some(body) = &thanks.email_body {
+                        text_field(&mut err, &at("email_body"), body, LONG_TEXT_MAX, true);
+                    }
                 }
             }
         }

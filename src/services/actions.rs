@@ -6,6 +6,7 @@ use crate::db::{self, Db, DbError};
 use crate::domain::action::{ActionDraft, Submission, Tracking};
 use crate::domain::field::FieldErrors;
 use crate::domain::page::PageStatus;
+use crate::services::compose;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TakeActionError {
@@ -30,9 +31,18 @@ pub enum ActionOutcome {
     AlreadyTaken,
 }
 
-/// Checks the submission against the page and stores it, once per email address and page.
+/// Where the site is and who its emails come from, for composing messages.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub public_url: String,
+    pub from_name: String,
+}
+
+/// Checks the submission against the page and stores it, once per email address and page,
+/// with its emails: the letter to each of the page's targets and the thank-you email.
 pub async fn take_action(
     db: &Db,
+    site: &Site,
     page: &Page,
     submission: &Submission,
     tracking: &Tracking,
@@ -44,7 +54,12 @@ pub async fn take_action(
     }
     let form = page.spec.form().ok_or(TakeActionError::NoForm)?;
     let draft = ActionDraft::parse(submission, form).map_err(TakeActionError::Invalid)?;
-    Ok(match db::actions::insert_counted(db, page.id, &draft, tracking).await? {
+    let targets = match &draft.letter {
+        Some(_) if !form.recipients.is_empty() => db::targets::find_by_keys(db, &form.recipients).await?,
+        _ => Vec::new(),
+    };
+    let mails = compose::mails_for(site, &page.spec, &draft, &targets);
+    Ok(match db::actions::insert_counted(db, page.id, &draft, tracking, &mails).await? {
         Some(action_id) => ActionOutcome::Recorded { action_id },
         None => ActionOutcome::AlreadyTaken,
     })

@@ -2,6 +2,7 @@
 //! workspace and the API. Handlers call these; business rules never live in handlers.
 
 pub mod actions;
+pub mod compose;
 pub mod demo;
 pub mod exports;
 pub mod page_edits;

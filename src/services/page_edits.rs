@@ -66,6 +66,8 @@ impl BlockKind {
                 body: String::new(),
                 share: ShareChannel::all(),
                 show_counter: true,
+                email_subject: None,
+                email_body: None,
             }),
         }
     }
@@ -250,6 +252,7 @@ pub async fn create_page(db: &Db, user: &User, new: NewPage) -> Result<Page, Edi
             Block::Form(FormBlock {
                 call_to_action: new.title.clone(),
                 targets: vec![],
+                recipients: vec![],
                 letter,
                 fields: InfoFields { postal_code: FieldRule::Optional, ..InfoFields::default() },
                 default_country: None,

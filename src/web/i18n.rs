@@ -39,6 +39,10 @@ pub struct UiText {
     pub no_pages: &'static str,
     pub powered_by: &'static str,
     pub sending: &'static str,
+    pub unsubscribe_heading: &'static str,
+    pub unsubscribe_question: &'static str,
+    pub unsubscribe_button: &'static str,
+    pub unsubscribe_done: &'static str,
 }
 
 const EN: UiText = UiText {
@@ -75,6 +79,10 @@ const EN: UiText = UiText {
     no_pages: "There are no public action pages yet.",
     powered_by: "Powered by Undersigned",
     sending: "Sending…",
+    unsubscribe_heading: "Unsubscribe",
+    unsubscribe_question: "Stop receiving our emails? Your action still counts.",
+    unsubscribe_button: "Unsubscribe me",
+    unsubscribe_done: "Done: you will not receive our emails any more. Your action still counts.",
 };
 
 const FR: UiText = UiText {
@@ -111,6 +119,10 @@ const FR: UiText = UiText {
     no_pages: "Il n'y a pas encore de page d'action publique.",
     powered_by: "Propulsé par Undersigned",
     sending: "Envoi…",
+    unsubscribe_heading: "Désabonnement",
+    unsubscribe_question: "Ne plus recevoir nos courriels? Votre action compte toujours.",
+    unsubscribe_button: "Me désabonner",
+    unsubscribe_done: "C'est fait : vous ne recevrez plus nos courriels. Votre action compte toujours.",
 };
 
 pub fn text(locale: Locale) -> &'static UiText {

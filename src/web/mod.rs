@@ -26,6 +26,7 @@ pub mod home;
 pub mod i18n;
 pub mod page;
 pub mod rate_limit;
+pub mod unsubscribe;
 pub mod views;
 
 /// Everything a request handler may need; cheap to clone.
@@ -40,11 +41,17 @@ pub struct App {
     pub public_url: String,
     pub sign_in_guard: crate::admin::sign_in_guard::SignInGuard,
     pub page_views: crate::services::page_views::PageViews,
+    pub site: crate::services::actions::Site,
+    /// Signs the links in emails (unsubscribe).
+    pub signer: crate::signing::Signer,
 }
 
 impl AppState {
     pub fn new(db: Db, config: Config, secret_key: &[u8], public_url: String) -> Self {
         let csrf = csrf::Csrf::new(secret_key, public_url.starts_with("https://"));
+        let site =
+            crate::services::actions::Site { public_url: public_url.clone(), from_name: config.mail.from_name.clone() };
+        let signer = crate::signing::Signer::new(secret_key);
         Self(Arc::new(App {
             db,
             config,
@@ -52,6 +59,8 @@ impl AppState {
             public_url,
             sign_in_guard: Default::default(),
             page_views: Default::default(),
+            site,
+            signer,
         }))
     }
 }
@@ -74,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes())
         .merge(crate::admin::routes(&state))
         .merge(home::routes())
+        .merge(unsubscribe::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .fallback(|| async { error::WebError::NotFound })

@@ -188,7 +188,7 @@ async fn submit_action(
         tracing::info!(page = %page.spec.slug, "honeypot field filled; submission discarded");
         return Ok(Redirect::to(&thanks).into_response());
     }
-    match take_action(&state.db, &page, &form.submission(), &form.tracking()).await {
+    match take_action(&state.db, &state.site, &page, &form.submission(), &form.tracking()).await {
         Ok(ActionOutcome::Recorded { action_id }) => {
             tracing::info!(page = %page.spec.slug, action_id, "action recorded");
             Ok(Redirect::to(&thanks).into_response())

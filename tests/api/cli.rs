@@ -177,7 +177,8 @@ async fn actions_export_writes_the_csv_to_a_file() {
         subject: Some("Please".into()),
         ..Default::default()
     };
-    undersigned::services::actions::take_action(&db, &page, &submission, &Default::default()).await.unwrap();
+    let site = undersigned::services::actions::Site { public_url: "http://localhost".into(), from_name: "Test".into() };
+    undersigned::services::actions::take_action(&db, &site, &page, &submission, &Default::default()).await.unwrap();
     db.close().await;
 
     let file = dir.path().join("out.csv");

@@ -127,9 +127,24 @@ async fn every_stylesheet_script_and_image_a_page_uses_is_served(backend: Backen
     ];
     let mut checked = 0;
     for page in &pages {
-        let links = page.select("link[rel=stylesheet]").iter().filter_map(|l| l.value().attr("href")).map(String::from).collect::<Vec<_>>();
-        let scripts = page.select("script[src]").iter().filter_map(|s| s.value().attr("src")).map(String::from).collect::<Vec<_>>();
-        let images = page.select("img[src^='/']").iter().filter_map(|i| i.value().attr("src")).map(String::from).collect::<Vec<_>>();
+        let links = page
+            .select("link[rel=stylesheet]")
+            .iter()
+            .filter_map(|l| l.value().attr("href"))
+            .map(String::from)
+            .collect::<Vec<_>>();
+        let scripts = page
+            .select("script[src]")
+            .iter()
+            .filter_map(|s| s.value().attr("src"))
+            .map(String::from)
+            .collect::<Vec<_>>();
+        let images = page
+            .select("img[src^='/']")
+            .iter()
+            .filter_map(|i| i.value().attr("src"))
+            .map(String::from)
+            .collect::<Vec<_>>();
         for path in links.iter().chain(&scripts).chain(&images) {
             let response = app.client.get(app.url(path)).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{path}");

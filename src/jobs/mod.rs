@@ -1,0 +1,3 @@
+//! Background work: delivering the outbox.
+
+pub mod outbox;
