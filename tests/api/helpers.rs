@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use scraper::{Html, Selector};
 use tempfile::TempDir;
-use undersigned::config::{Config, RateLimitConfig};
+use undersigned::config::{Config, MailConfig, RateLimitConfig};
 use undersigned::db::Db;
 use undersigned::db::actions::StoredAction;
 use undersigned::domain::page::{PageFormat, PageSpec};
@@ -79,7 +79,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     postgres_database: Option<String>,
-    _data_dir: TempDir,
+    data_dir: TempDir,
 }
 
 /// A server with the demo campaign loaded and a rate limit high enough not to get in the way.
@@ -93,6 +93,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: data_dir.path().to_path_buf(),
         rate_limit: RateLimitConfig { actions_burst: 100_000, actions_refill_ms: 1 },
+        mail: MailConfig { poll_interval_ms: 50, retry_base_ms: 100, lease_secs: 5, ..MailConfig::default() },
         ..Config::default()
     };
     let postgres_database = match backend {
@@ -105,7 +106,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let db = app.state().db.clone();
     demo::load_demo(&db).await.expect("demo loads");
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: new_client(), db, postgres_database, _data_dir: data_dir }
+    TestApp { address, client: new_client(), db, postgres_database, data_dir }
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
@@ -162,6 +163,10 @@ impl Page {
 }
 
 impl TestApp {
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

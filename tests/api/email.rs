@@ -1,0 +1,369 @@
+//! Email: letters to targets and thank-you emails, through the file outbox and a real SMTP
+//! server (Debian's aiosmtpd, started by the test), unsubscribing, and delivery that
+//! survives an SMTP outage and a killed server without losing or repeating a message.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use undersigned::db::targets::Target;
+
+use crate::helpers::{Backend, TestApp, read_page, spawn_app, spawn_app_with, valid_form};
+
+const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
+fn target(key: &str, name: &str, salutation: &str) -> Target {
+    Target {
+        key: key.into(),
+        name: name.into(),
+        title: None,
+        salutation: Some(salutation.into()),
+        email: format!("{key}@example.gc.ca"),
+        organisation: Some("Government of Canada".into()),
+        district: None,
+        party: None,
+        language: Some("en".into()),
+    }
+}
+
+const LETTER_PAGE: &str = r#"
+slug = "write-to-ottawa"
+locale = "en"
+status = "live"
+kind = "letter"
+title = "Write to Ottawa"
+share_text = "I wrote to Ottawa."
+
+[campaign]
+slug = "ottawa"
+name = "Ottawa"
+
+[[blocks]]
+type = "form"
+call_to_action = "Write to the ministers"
+targets = ["Prime Minister", "Minister of Immigration"]
+recipients = ["prime-minister", "immigration-minister"]
+submit_label = "Send"
+
+[blocks.letter]
+subject = "Act now"
+opening = "{target_salutation},"
+body = "Please act."
+closing = "End the agreement."
+sign_off = "Sincerely,"
+"#;
+
+async fn with_letter_page(app: &TestApp) {
+    undersigned::db::targets::save(&app.db, &target("prime-minister", "Prime Minister", "Dear Prime Minister"))
+        .await
+        .unwrap();
+    undersigned::db::targets::save(
+        &app.db,
+        &target("immigration-minister", "Minister of Immigration", "Dear Minister"),
+    )
+    .await
+    .unwrap();
+    app.import(LETTER_PAGE).await;
+}
+
+/// A received message: its raw text with quoted-printable soft line breaks undone.
+fn unfold(raw: &str) -> String {
+    raw.replace("=\r\n", "").replace("=\n", "").replace("\r\n", "\n")
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().take_while(|l| !l.is_empty()).find_map(|line| line.strip_prefix(&format!("{name}: ")))
+}
+
+/// Waits until `dir` holds at least `count` files, and returns their contents.
+async fn wait_for_files(dir: &Path, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let files: Vec<PathBuf> =
+            std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+        if files.len() >= count {
+            return files.iter().map(|f| unfold(&std::fs::read_to_string(f).unwrap())).collect();
+        }
+        assert!(Instant::now() < deadline, "{} of {count} messages arrived in {}", files.len(), dir.display());
+        // Async: the server under test runs on this same runtime.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn by_recipient<'a>(messages: &'a [String], address: &str) -> &'a str {
+    messages
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|to| to.contains(address)))
+        .unwrap_or_else(|| panic!("no message to {address}"))
+}
+
+async fn an_action_emails_each_target_and_thanks_the_supporter(backend: Backend) {
+    let app = spawn_app(backend).await;
+    with_letter_page(&app).await;
+    assert_eq!(app.submit("write-to-ottawa", &valid_form("ana@example.org")).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.submit("write-to-ottawa", &valid_form("ana@example.org")).await.status(), StatusCode::SEE_OTHER);
+
+    let messages = wait_for_files(&app.data_dir().join("outbox"), 3).await;
+    let to_pm = by_recipient(&messages, "prime-minister@example.gc.ca");
+    assert_eq!(header(to_pm, "From"), Some("\"Ana Silva via Undersigned\" <campaigns@example.org>"));
+    assert_eq!(header(to_pm, "Reply-To"), Some("\"Ana Silva\" <ana@example.org>"));
+    assert_eq!(header(to_pm, "Subject"), Some("Please act"));
+    assert!(to_pm.contains("Dear Prime Minister,\n\nPeople seeking safety deserve a hearing.\n\nEnd the agreement.\n\nSincerely,\nAna Silva\nK1A 0B1"), "{to_pm}");
+    let to_minister = by_recipient(&messages, "immigration-minister@example.gc.ca");
+    assert!(to_minister.contains("Dear Minister,"));
+    assert!(
+        header(to_minister, "Message-ID").is_some_and(|id| id.starts_with("<outbox-") && id.ends_with("@example.org>"))
+    );
+
+    let thanks = by_recipient(&messages, "ana@example.org");
+    assert_eq!(header(thanks, "From"), Some("Undersigned <campaigns@example.org>"));
+    assert_eq!(header(thanks, "Reply-To"), None);
+    let unsubscribe = header(thanks, "List-Unsubscribe").expect("List-Unsubscribe");
+    assert!(unsubscribe.starts_with(&format!("<{}/unsubscribe/", app.address)), "{unsubscribe}");
+    assert_eq!(header(thanks, "List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
+    assert!(thanks.contains("Dear Ana,") && thanks.contains(&unsubscribe[1..unsubscribe.len() - 1]));
+
+    // The repeat was not counted, and queued nothing.
+    assert_eq!(undersigned::db::outbox::counts(&app.db).await.unwrap(), (0, 3, 0));
+}
+
+async fn the_unsubscribe_link_asks_first_then_withdraws_consent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.submit(crate::helpers::EN, &valid_form("ana@example.org")).await.status(), StatusCode::SEE_OTHER);
+    let messages = wait_for_files(&app.data_dir().join("outbox"), 1).await;
+    let link = header(&messages[0], "List-Unsubscribe").unwrap().trim_matches(['<', '>']).to_string();
+
+    let page = read_page(app.client.get(&link).send().await.unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.select("form[method=post] button").len() == 1, "a button, not an automatic unsubscribe");
+    assert!(app.actions_on(crate::helpers::EN).await[0].consent, "following the link changed nothing");
+
+    let done = read_page(app.client.post(&link).send().await.unwrap()).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.select("[data-unsubscribed]").len() == 1);
+    assert!(!app.actions_on(crate::helpers::EN).await[0].consent);
+
+    let tampered = format!("{}x", &link[..link.len() - 1]);
+    assert_eq!(app.client.post(&tampered).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+/// Debian's aiosmtpd on a port of this machine, keeping what it receives in a maildir.
+struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    fn available() -> bool {
+        let present =
+            Command::new(DEBIAN_PYTHON).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
+        if !present {
+            assert!(std::env::var_os("CI").is_none(), "CI must install python3-aiosmtpd (see .ci/run)");
+            eprintln!("SKIPPED SMTP test: install Debian's python3-aiosmtpd to run it");
+        }
+        present
+    }
+
+    fn start(port: u16, maildir: tempfile::TempDir) -> Self {
+        let child = Command::new(DEBIAN_PYTHON)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            // A path that does not exist yet: aiosmtpd then creates the maildir in it.
+            .arg(maildir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer { child, port, maildir }
+    }
+
+    async fn received(&self, count: usize) -> Vec<String> {
+        wait_for_files(&self.maildir.path().join("mail").join("new"), count).await
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn use_smtp(config: &mut undersigned::config::Config, port: u16) {
+    config.mail.transport = undersigned::config::MailTransport::Smtp;
+    config.mail.smtp_host = "127.0.0.1".into();
+    config.mail.smtp_port = port;
+    config.mail.smtp_security = undersigned::config::SmtpSecurity::None;
+}
+
+async fn letters_are_delivered_to_a_real_smtp_server(backend: Backend) {
+    if !SmtpServer::available() {
+        return;
+    }
+    let smtp = SmtpServer::start(free_port(), tempfile::tempdir().unwrap());
+    let app = spawn_app_with(backend, |config| use_smtp(config, smtp.port)).await;
+    with_letter_page(&app).await;
+    assert_eq!(app.submit("write-to-ottawa", &valid_form("ana@example.org")).await.status(), StatusCode::SEE_OTHER);
+
+    let messages = smtp.received(3).await;
+    assert_eq!(messages.len(), 3);
+    let to_pm = by_recipient(&messages, "prime-minister@example.gc.ca");
+    assert_eq!(header(to_pm, "Reply-To"), Some("\"Ana Silva\" <ana@example.org>"));
+    assert!(to_pm.contains("Dear Prime Minister,"));
+    assert!(header(by_recipient(&messages, "ana@example.org"), "List-Unsubscribe").is_some());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while undersigned::db::outbox::counts(&app.db).await.unwrap() != (0, 3, 0) {
+        assert!(Instant::now() < deadline, "the outbox records the deliveries");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+crate::on_both_backends!(
+    an_action_emails_each_target_and_thanks_the_supporter,
+    the_unsubscribe_link_asks_first_then_withdraws_consent,
+    letters_are_delivered_to_a_real_smtp_server,
+);
+
+/// A child process that is killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Killed {
+    fn kill_now(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+/// The server as a process of its own, so that it can be killed without warning.
+fn start_server(data_dir: &Path, smtp_port: u16) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_undersigned"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .env("UNDERSIGNED_MAIL__TRANSPORT", "smtp")
+        .env("UNDERSIGNED_MAIL__SMTP_HOST", "127.0.0.1")
+        .env("UNDERSIGNED_MAIL__SMTP_PORT", smtp_port.to_string())
+        .env("UNDERSIGNED_MAIL__SMTP_SECURITY", "none")
+        .env("UNDERSIGNED_MAIL__POLL_INTERVAL_MS", "50")
+        .env("UNDERSIGNED_MAIL__RETRY_BASE_MS", "200")
+        .env("UNDERSIGNED_MAIL__LEASE_SECS", "2")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let child = Killed(child);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                let _ = sender.send(url.split("/page/").next().unwrap_or_default().to_string());
+            }
+        }
+    });
+    let base = receiver.recv_timeout(Duration::from_secs(60)).expect("the server starts");
+    (child, base)
+}
+
+#[tokio::test]
+async fn every_message_is_delivered_exactly_once_across_an_outage_and_a_crash() {
+    if !SmtpServer::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("undersigned.db").display());
+    {
+        let db = undersigned::db::Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        undersigned::services::demo::load_demo(&db).await.unwrap();
+        undersigned::db::targets::save(&db, &target("prime-minister", "Prime Minister", "Dear Prime Minister"))
+            .await
+            .unwrap();
+        undersigned::db::targets::save(
+            &db,
+            &target("immigration-minister", "Minister of Immigration", "Dear Minister"),
+        )
+        .await
+        .unwrap();
+        let spec =
+            undersigned::domain::page::PageSpec::from_text(LETTER_PAGE, undersigned::domain::page::PageFormat::Toml)
+                .unwrap();
+        undersigned::services::pages::import_page(&db, &spec).await.unwrap();
+        db.close().await;
+    }
+    let smtp_port = free_port();
+    // SMTP is down: the server takes actions and keeps trying to send.
+    let (mut server, base) = start_server(dir.path(), smtp_port);
+    let client = crate::helpers::new_client();
+    let supporters = 5;
+    for n in 0..supporters {
+        let page = read_page(client.get(format!("{base}/page/write-to-ottawa")).send().await.unwrap()).await;
+        let mut form = valid_form(&format!("supporter{n}@example.org"));
+        form.push(("csrf_token", page.csrf_token()));
+        let response = client.post(format!("{base}/page/write-to-ottawa")).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let expected = supporters * 3;
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tried: i64 = sqlx::query_scalar("select count(*) from outbox where attempts > 0 and status = 'pending'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if tried >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker tries while SMTP is down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The server dies without warning, mid-delivery.
+    server.kill_now();
+    let sent: i64 =
+        sqlx::query_scalar("select count(*) from outbox where status = 'sent'").fetch_one(&pool).await.unwrap();
+    assert_eq!(sent, 0);
+
+    // It comes back, then so does SMTP.
+    let (mut server, _) = start_server(dir.path(), smtp_port);
+    let smtp = SmtpServer::start(smtp_port, tempfile::tempdir().unwrap());
+    let messages = smtp.received(expected).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent: i64 =
+            sqlx::query_scalar("select count(*) from outbox where status = 'sent'").fetch_one(&pool).await.unwrap();
+        if sent == expected as i64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{sent} of {expected} marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give a duplicate, if there were one, time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill_now();
+
+    let messages = if messages.len() == expected { smtp.received(expected).await } else { messages };
+    assert_eq!(messages.len(), expected, "each message arrived once");
+    let mut ids: Vec<&str> = messages.iter().filter_map(|m| header(m, "Message-ID")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), expected, "no message arrived twice");
+}
