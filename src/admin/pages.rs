@@ -60,6 +60,8 @@ struct PagesList {
     campaigns: Vec<CampaignGroup>,
     can_edit: bool,
     errors: Vec<SpecError>,
+    /// Emails waiting, sent and failed.
+    outbox: (i64, i64, i64),
 }
 
 async fn render_list(state: &AppState, organiser: &Organiser, errors: Vec<SpecError>) -> Result<Response, AdminError> {
@@ -77,7 +79,9 @@ async fn render_list(state: &AppState, organiser: &Organiser, errors: Vec<SpecEr
         }
     }
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let page = PagesList { nav: organiser.nav(), campaigns, can_edit: organiser.user.role.can_edit_pages(), errors };
+    let outbox = db::outbox::counts(&state.db).await?;
+    let page =
+        PagesList { nav: organiser.nav(), campaigns, can_edit: organiser.user.role.can_edit_pages(), errors, outbox };
     Ok((status, organiser.render(page)?).into_response())
 }
 

@@ -128,6 +128,10 @@ async fn an_action_emails_each_target_and_thanks_the_supporter(backend: Backend)
 
     // The repeat was not counted, and queued nothing.
     assert_eq!(undersigned::db::outbox::counts(&app.db).await.unwrap(), (0, 3, 0));
+    let organiser = app.sign_in_as(undersigned::domain::user::Role::Viewer).await;
+    let pages = organiser.get("/admin/pages").await;
+    assert!(pages.text_of("[data-outbox]").contains("3 sent"), "{}", pages.text_of("[data-outbox]"));
+    assert_eq!(pages.text_of("[data-outbox-failed]"), "0");
 }
 
 async fn the_unsubscribe_link_asks_first_then_withdraws_consent(backend: Backend) {
