@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/pages/{slug}/status", post(change_status))
         .route("/admin/pages/{slug}/counter", post(change_counter))
         .route("/admin/pages/{slug}/copy", post(copy_page))
+        .route("/admin/pages/{slug}/delivery", post(change_delivery))
         .route("/admin/pages/{slug}/preview", get(preview))
         .route("/admin/pages/{slug}/history", get(show_history))
         .route("/admin/pages/{slug}/history/{revision}/restore", post(restore))
@@ -221,6 +222,10 @@ struct EditorPage {
     offset: i64,
     goal: String,
     offset_changes: Vec<OffsetChange>,
+    delivery_paused: bool,
+    /// Emails of this page waiting, sent, failed and cancelled.
+    delivery: [i64; 4],
+    waiting: i64,
 }
 
 struct EditorState {
@@ -264,7 +269,11 @@ async fn render_editor(
         db::counters::for_page(&state.db, page.spec.slug.as_str()).await?.map(|c| c.counter.count()).unwrap_or(0);
     let (offset, goal) = page.spec.counter().map(|c| (c.offset, c.goal)).unwrap_or((0, None));
     let status = if shown.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let (delivery_paused, delivery) = db::outbox::page_delivery(&state.db, page.id).await?;
     let template = EditorPage {
+        delivery_paused,
+        waiting: delivery[0],
+        delivery,
         nav: organiser.nav(),
         slug: page.spec.slug.to_string(),
         public_url: format!("{}/page/{}", state.public_url, page.spec.slug),
@@ -659,6 +668,34 @@ async fn copy_page(
         }
         Err(error) => Err(edit_error(error)),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DeliveryForm {
+    delivery: String,
+}
+
+/// Pauses or resumes the page's outgoing email, or cancels what has not left yet (when the
+/// target has already conceded, say).
+async fn change_delivery(
+    State(state): State<AppState>,
+    organiser: Organiser,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<DeliveryForm>,
+) -> Result<Response, AdminError> {
+    organiser.require(organiser.user.role.can_edit_pages())?;
+    let page = load_page(&state, &slug).await?;
+    match form.delivery.as_str() {
+        "pause" => db::outbox::set_paused(&state.db, page.id, true).await?,
+        "resume" => db::outbox::set_paused(&state.db, page.id, false).await?,
+        "cancel" => {
+            let cancelled = db::outbox::cancel_pending(&state.db, page.id).await?;
+            tracing::info!(by = organiser.user.id, page = %slug, cancelled, "queued emails cancelled");
+        }
+        other => return Err(AdminError::BadRequest(format!("delivery {other:?}"))),
+    }
+    Ok(Redirect::to(&format!("/admin/pages/{slug}#delivery")).into_response())
 }
 
 async fn preview(

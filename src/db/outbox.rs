@@ -76,6 +76,7 @@ pub async fn claim(
         "update outbox set lease_owner = $1, lease_until = $2
          where id in (select id from outbox
                       where status = 'pending' and next_attempt_at <= $3 and (lease_until is null or lease_until < $3)
+                        and page_id not in (select id from pages where delivery_paused)
                       order by id limit $4 {lock})
            and status = 'pending' and (lease_until is null or lease_until < $3)
          returning id, action_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name, subject, body,
@@ -119,4 +120,28 @@ pub async fn counts(db: &Db) -> Result<(i64, i64, i64), DbError> {
         "select status, count(*) from outbox group by status").fetch_all(pool).await)?;
     let of = |status: &str| rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
     Ok((of("pending"), of("sent"), of("failed")))
+}
+
+/// Holds or releases the page's outgoing email.
+pub async fn set_paused(db: &Db, page_id: i64, paused: bool) -> Result<(), DbError> {
+    on_writer!(db, pool => sqlx::query("update pages set delivery_paused = $1 where id = $2")
+        .bind(paused).bind(page_id).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Cancels the page's messages not sent yet; returns how many.
+pub async fn cancel_pending(db: &Db, page_id: i64) -> Result<u64, DbError> {
+    Ok(on_writer!(db, pool => sqlx::query(
+        "update outbox set status = 'cancelled', lease_owner = null, lease_until = null where page_id = $1 and status = 'pending'")
+        .bind(page_id).execute(pool).await.map(|r| r.rows_affected()))?)
+}
+
+/// A page's delivery: whether it is paused, and its messages waiting, sent, failed and cancelled.
+pub async fn page_delivery(db: &Db, page_id: i64) -> Result<(bool, [i64; 4]), DbError> {
+    let paused: bool = on_reader!(db, pool => sqlx::query_scalar("select delivery_paused from pages where id = $1")
+        .bind(page_id).fetch_one(pool).await)?;
+    let rows: Vec<(String, i64)> = on_reader!(db, pool => sqlx::query_as(
+        "select status, count(*) from outbox where page_id = $1 group by status").bind(page_id).fetch_all(pool).await)?;
+    let of = |status: &str| rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
+    Ok((paused, [of("pending"), of("sent"), of("failed"), of("cancelled")]))
 }

@@ -234,7 +234,51 @@ async fn letters_are_delivered_to_a_real_smtp_server(backend: Backend) {
     }
 }
 
+async fn organisers_pause_resume_and_cancel_a_pages_email(backend: Backend) {
+    let app = spawn_app(backend).await;
+    with_letter_page(&app).await;
+    let editor = app.sign_in_as(undersigned::domain::user::Role::Editor).await;
+    let viewer = app.sign_in_as(undersigned::domain::user::Role::Viewer).await;
+    assert_eq!(
+        viewer.post("/admin/pages/write-to-ottawa/delivery", &[("delivery", "pause")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        editor.post("/admin/pages/write-to-ottawa/delivery", &[("delivery", "pause")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    assert_eq!(app.submit("write-to-ottawa", &valid_form("ana@example.org")).await.status(), StatusCode::SEE_OTHER);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(undersigned::db::outbox::counts(&app.db).await.unwrap(), (3, 0, 0), "held while paused");
+    assert!(editor.get("/admin/pages/write-to-ottawa").await.text_of("[data-delivery]").contains("Paused"));
+
+    assert_eq!(
+        editor.post("/admin/pages/write-to-ottawa/delivery", &[("delivery", "resume")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    wait_for_files(&app.data_dir().join("outbox"), 3).await;
+
+    assert_eq!(
+        editor.post("/admin/pages/write-to-ottawa/delivery", &[("delivery", "pause")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.submit("write-to-ottawa", &valid_form("bo@example.org")).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        editor.post("/admin/pages/write-to-ottawa/delivery", &[("delivery", "cancel")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        editor.post("/admin/pages/write-to-ottawa/delivery", &[("delivery", "resume")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(std::fs::read_dir(app.data_dir().join("outbox")).unwrap().count(), 3, "cancelled messages never leave");
+    assert!(editor.get("/admin/pages/write-to-ottawa").await.text_of("[data-delivery]").contains("3 cancelled"));
+}
+
 crate::on_both_backends!(
+    organisers_pause_resume_and_cancel_a_pages_email,
     an_action_emails_each_target_and_thanks_the_supporter,
     the_unsubscribe_link_asks_first_then_withdraws_consent,
     letters_are_delivered_to_a_real_smtp_server,
