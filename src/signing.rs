@@ -18,17 +18,18 @@ impl Signer {
         Self { key: key.to_vec() }
     }
 
-    fn mac(&self, purpose: &str, id: i64) -> Hmac<Sha256> {
+    /// HMAC-SHA256 of `data` for `purpose`: a tag for one purpose never verifies for another.
+    pub(crate) fn mac(&self, purpose: &str, data: &[u8]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(purpose.as_bytes());
         mac.update(b":");
-        mac.update(&id.to_be_bytes());
+        mac.update(data);
         mac
     }
 
     /// A token that proves `id` was given out for `purpose`.
     pub fn sign(&self, purpose: &str, id: i64) -> String {
-        let tag = self.mac(purpose, id).finalize().into_bytes();
+        let tag = self.mac(purpose, &id.to_be_bytes()).finalize().into_bytes();
         let mut bytes = id.to_be_bytes().to_vec();
         bytes.extend_from_slice(&tag[..TAG_BYTES]);
         URL_SAFE_NO_PAD.encode(bytes)
@@ -41,7 +42,7 @@ impl Signer {
             return None;
         }
         let id = i64::from_be_bytes(bytes[..8].try_into().ok()?);
-        self.mac(purpose, id).verify_truncated_left(&bytes[8..]).ok()?;
+        self.mac(purpose, &id.to_be_bytes()).verify_truncated_left(&bytes[8..]).ok()?;
         Some(id)
     }
 }

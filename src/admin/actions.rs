@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::admin::{AdminError, CsrfForm, Nav, Organiser};
+use crate::admin::{AdminError, CsrfForm, Nav, NoFields, Organiser};
 use crate::db::actions::{ActionListing, ExportFilter, Scope, StoredAction};
 use crate::db::{self};
 use crate::services::exports;
@@ -145,14 +145,11 @@ async fn show_action(
     })
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn delete_action(
     State(state): State<AppState>,
     organiser: Organiser,
     Path(id): Path<i64>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AdminError> {
     organiser.require(organiser.user.role.can_edit_pages())?;
     let (_, page) = find_action(&state, id).await?;

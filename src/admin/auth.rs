@@ -12,7 +12,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::admin::{AdminError, CsrfForm, Nav, Organiser, start_session};
+use crate::admin::{AdminError, CsrfForm, Nav, NoFields, Organiser, start_session};
 use crate::services::users::{UserError, authenticate, change_password};
 use crate::web::AppState;
 use crate::web::rate_limit::client_ip;
@@ -111,10 +111,7 @@ async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn sign_out(session: Session, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AdminError> {
+async fn sign_out(session: Session, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AdminError> {
     session.flush().await?;
     Ok(Redirect::to("/admin/sign-in").into_response())
 }

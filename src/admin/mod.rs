@@ -184,6 +184,10 @@ impl FromRequestParts<AppState> for Organiser {
     }
 }
 
+/// A form with nothing but its CSRF token (a button).
+#[derive(Deserialize)]
+pub struct NoFields {}
+
 /// A urlencoded form whose `csrf_token` matched the visitor's cookie; anything else is
 /// refused before the handler runs, so no workspace form can forget the check.
 pub struct CsrfForm<T>(pub T);

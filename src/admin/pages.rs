@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::admin::{AdminError, CsrfForm, Nav, Organiser};
+use crate::admin::{AdminError, CsrfForm, Nav, NoFields, Organiser};
 use crate::db::pages::{OffsetChange, Page, PageListing, Revision};
 use crate::db::{self};
 use crate::domain::field::FieldRule;
@@ -579,14 +579,11 @@ async fn move_block(
     run_edit(&state, &organiser, &slug, PageEdit::MoveBlock { index, up }, &format!("block-{target}")).await
 }
 
-#[derive(Deserialize, Default)]
-struct Empty {}
-
 async fn remove_block(
     State(state): State<AppState>,
     organiser: Organiser,
     Path((slug, index)): Path<(String, usize)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AdminError> {
     run_edit(&state, &organiser, &slug, PageEdit::RemoveBlock { index }, "blocks").await
 }
@@ -739,7 +736,7 @@ async fn restore(
     State(state): State<AppState>,
     organiser: Organiser,
     Path((slug, revision)): Path<(String, i64)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AdminError> {
     run_edit(&state, &organiser, &slug, PageEdit::Restore { revision }, "blocks").await
 }

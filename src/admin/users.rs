@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::admin::auth::capitalise;
-use crate::admin::{AdminError, CsrfForm, Nav, Organiser};
+use crate::admin::{AdminError, CsrfForm, Nav, NoFields, Organiser};
 use crate::db::{self, users::User};
 use crate::domain::user::Role;
 use crate::services::users::{UserError, create_user, delete_user, set_role};
@@ -97,14 +97,11 @@ async fn change_role(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn remove_user(
     State(state): State<AppState>,
     organiser: Organiser,
     Path(id): Path<i64>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AdminError> {
     organiser.require(organiser.user.role.can_manage_users())?;
     match delete_user(&state.db, id).await {

@@ -7,8 +7,9 @@
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
+
+use crate::signing::Signer;
 
 pub const COOKIE_NAME: &str = "undersigned_csrf";
 /// Form field that carries the token.
@@ -18,14 +19,14 @@ const NONCE_BYTES: usize = 32;
 
 #[derive(Clone)]
 pub struct Csrf {
-    key: Vec<u8>,
+    signer: Signer,
     secure_cookie: bool,
 }
 
 impl Csrf {
     /// `secure_cookie`: mark the cookie Secure (the site is served over https).
     pub fn new(key: &[u8], secure_cookie: bool) -> Self {
-        Self { key: key.to_vec(), secure_cookie }
+        Self { signer: Signer::new(key), secure_cookie }
     }
 
     /// The token to put in a form. Reuses the visitor's cookie when it is well formed,
@@ -61,11 +62,8 @@ impl Csrf {
         URL_SAFE_NO_PAD.encode(self.mac(nonce).finalize().into_bytes())
     }
 
-    fn mac(&self, nonce: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(b"undersigned-csrf-v1:");
-        mac.update(nonce.as_bytes());
-        mac
+    fn mac(&self, nonce: &str) -> hmac::Hmac<sha2::Sha256> {
+        self.signer.mac("undersigned-csrf-v1", nonce.as_bytes())
     }
 }
 
