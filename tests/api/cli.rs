@@ -1,9 +1,6 @@
 //! The `undersigned` command as an operator uses it: the real binary, a fresh data directory.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -94,30 +91,9 @@ fn config_shows_settings_but_never_the_secret() {
 #[tokio::test]
 async fn serve_with_demo_starts_from_an_empty_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_undersigned"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
-                let _ = sender.send(rest.split_whitespace().next().unwrap_or_default().to_string());
-            }
-        }
-    });
-    let url = receiver.recv_timeout(Duration::from_secs(60));
-    let response = match &url {
-        Ok(url) => reqwest::get(url).await.map(|r| r.status()),
-        Err(_) => Ok(reqwest::StatusCode::REQUEST_TIMEOUT),
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(response.unwrap(), reqwest::StatusCode::OK, "server printed {url:?}");
+    let server = crate::helpers::ServerProcess::start(dir.path(), &[]);
+    let response = reqwest::get(format!("{}/page/{}", server.base, crate::helpers::EN)).await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
     assert!(dir.path().join("undersigned.db").exists());
     assert!(dir.path().join("secret.key").exists());
 }
@@ -163,10 +139,7 @@ fn users_create_reads_the_password_from_stdin_and_refuses_weak_ones() {
 #[tokio::test]
 async fn actions_export_writes_the_csv_to_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("undersigned.db").display());
-    let db = undersigned::db::Db::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
-    undersigned::services::demo::load_demo(&db).await.unwrap();
+    let (db, _) = crate::helpers::prepared_sqlite(dir.path()).await;
     let page = undersigned::services::pages::public_page(&db, crate::helpers::EN).await.unwrap();
     let submission = undersigned::domain::action::Submission {
         first_name: "Ana".into(),

@@ -2,7 +2,6 @@
 //! server (Debian's aiosmtpd, started by the test), unsubscribing, and delivery that
 //! survives an SMTP outage and a killed server without losing or repeating a message.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use undersigned::db::targets::Target;
 
-use crate::helpers::{Backend, TestApp, read_page, spawn_app, spawn_app_with, valid_form};
+use crate::helpers::{Backend, ServerProcess, TestApp, read_page, spawn_app, spawn_app_with, valid_form};
 
 const DEBIAN_PYTHON: &str = "/usr/bin/python3";
 
@@ -284,51 +283,21 @@ crate::on_both_backends!(
     letters_are_delivered_to_a_real_smtp_server,
 );
 
-/// A child process that is killed when the test ends, however it ends.
-struct Killed(Child);
-
-impl Killed {
-    fn kill_now(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        self.kill_now();
-    }
-}
-
 /// The server as a process of its own, so that it can be killed without warning.
-fn start_server(data_dir: &Path, smtp_port: u16) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_undersigned"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .env("UNDERSIGNED_MAIL__TRANSPORT", "smtp")
-        .env("UNDERSIGNED_MAIL__SMTP_HOST", "127.0.0.1")
-        .env("UNDERSIGNED_MAIL__SMTP_PORT", smtp_port.to_string())
-        .env("UNDERSIGNED_MAIL__SMTP_SECURITY", "none")
-        .env("UNDERSIGNED_MAIL__POLL_INTERVAL_MS", "50")
-        .env("UNDERSIGNED_MAIL__RETRY_BASE_MS", "200")
-        .env("UNDERSIGNED_MAIL__LEASE_SECS", "2")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let child = Killed(child);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
-                let url = rest.split_whitespace().next().unwrap_or_default();
-                let _ = sender.send(url.split("/page/").next().unwrap_or_default().to_string());
-            }
-        }
-    });
-    let base = receiver.recv_timeout(Duration::from_secs(60)).expect("the server starts");
-    (child, base)
+fn start_server(data_dir: &Path, smtp_port: u16) -> ServerProcess {
+    let env = |key: &'static str, value: &str| (key, value.to_string());
+    ServerProcess::start(
+        data_dir,
+        &[
+            env("UNDERSIGNED_MAIL__TRANSPORT", "smtp"),
+            env("UNDERSIGNED_MAIL__SMTP_HOST", "127.0.0.1"),
+            env("UNDERSIGNED_MAIL__SMTP_PORT", &smtp_port.to_string()),
+            env("UNDERSIGNED_MAIL__SMTP_SECURITY", "none"),
+            env("UNDERSIGNED_MAIL__POLL_INTERVAL_MS", "50"),
+            env("UNDERSIGNED_MAIL__RETRY_BASE_MS", "200"),
+            env("UNDERSIGNED_MAIL__LEASE_SECS", "2"),
+        ],
+    )
 }
 
 #[tokio::test]
@@ -337,11 +306,8 @@ async fn every_message_is_delivered_exactly_once_across_an_outage_and_a_crash() 
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("undersigned.db").display());
-    {
-        let db = undersigned::db::Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        undersigned::services::demo::load_demo(&db).await.unwrap();
+    let url = {
+        let (db, url) = crate::helpers::prepared_sqlite(dir.path()).await;
         undersigned::db::targets::save(&db, &target("prime-minister", "Prime Minister", "Dear Prime Minister"))
             .await
             .unwrap();
@@ -356,10 +322,12 @@ async fn every_message_is_delivered_exactly_once_across_an_outage_and_a_crash() 
                 .unwrap();
         undersigned::services::pages::import_page(&db, &spec).await.unwrap();
         db.close().await;
-    }
+        url
+    };
     let smtp_port = free_port();
     // SMTP is down: the server takes actions and keeps trying to send.
-    let (mut server, base) = start_server(dir.path(), smtp_port);
+    let mut server = start_server(dir.path(), smtp_port);
+    let base = server.base.clone();
     let client = crate::helpers::new_client();
     let supporters = 5;
     for n in 0..supporters {
@@ -385,13 +353,13 @@ async fn every_message_is_delivered_exactly_once_across_an_outage_and_a_crash() 
     }
 
     // The server dies without warning, mid-delivery.
-    server.kill_now();
+    server.kill();
     let sent: i64 =
         sqlx::query_scalar("select count(*) from outbox where status = 'sent'").fetch_one(&pool).await.unwrap();
     assert_eq!(sent, 0);
 
     // It comes back, then so does SMTP.
-    let (mut server, _) = start_server(dir.path(), smtp_port);
+    let mut server = start_server(dir.path(), smtp_port);
     let smtp = SmtpServer::start(smtp_port, tempfile::tempdir().unwrap());
     let messages = smtp.received(expected).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -406,7 +374,7 @@ async fn every_message_is_delivered_exactly_once_across_an_outage_and_a_crash() 
     }
     // Give a duplicate, if there were one, time to arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    server.kill_now();
+    server.kill();
 
     let messages = if messages.len() == expected { smtp.received(expected).await } else { messages };
     assert_eq!(messages.len(), expected, "each message arrived once");

@@ -2,11 +2,6 @@
 //! the file it sends. Measured on a separate server process (its /proc status), so that
 //! other tests running in this process do not blur the figure.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
 use undersigned::domain::user::Role;
 
 use crate::helpers::{EN, PASSWORD};
@@ -25,11 +20,8 @@ fn memory_kib(pid: u32, field: &str) -> u64 {
 #[tokio::test]
 async fn exporting_many_actions_keeps_memory_flat() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("undersigned.db").display());
     {
-        let db = undersigned::db::Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        undersigned::services::demo::load_demo(&db).await.unwrap();
+        let (db, url) = crate::helpers::prepared_sqlite(dir.path()).await;
         undersigned::services::users::create_user(&db, "exporter@example.org", Role::Editor, PASSWORD).await.unwrap();
         db.close().await;
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
@@ -51,25 +43,9 @@ async fn exporting_many_actions_keeps_memory_flat() {
         pool.close().await;
     }
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_undersigned"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = server.stderr.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
-                let page_url = rest.split_whitespace().next().unwrap_or_default();
-                let _ = sender.send(page_url.split("/page/").next().unwrap_or_default().to_string());
-            }
-        }
-    });
-    let base = receiver.recv_timeout(Duration::from_secs(60)).expect("the server starts");
-    let pid = server.id();
+    let mut server = crate::helpers::ServerProcess::start(dir.path(), &[]);
+    let base = server.base.clone();
+    let pid = server.pid();
 
     let result = async {
         let client = crate::helpers::new_client();
@@ -93,8 +69,7 @@ async fn exporting_many_actions_keeps_memory_flat() {
         Ok::<_, reqwest::Error>((before, peak, bytes, newlines))
     }
     .await;
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let (before, peak, bytes, newlines) = result.expect("the export downloads");
 
     assert_eq!(newlines as i64, ACTIONS + 1, "a header and one line per action");

@@ -349,3 +349,65 @@ impl TestApp {
         self.post_form(slug, &valid_form(&email), Some(&token)).await.status()
     }
 }
+
+/// A child process that is killed when dropped, however the test ends.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// The server's base URL, like `http://127.0.0.1:41234`.
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Runs `undersigned serve --demo` (the real binary) on a free port with `data_dir` and
+    /// the given environment, and returns once it serves.
+    pub fn start(data_dir: &std::path::Path, envs: &[(&str, String)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_undersigned"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let stderr = child.stderr.take().expect("stderr");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // `serve --demo` prints where the demo is once it listens.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
+                    let page_url = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = sender.send(page_url.split("/page/").next().unwrap_or_default().to_string());
+                }
+            }
+        });
+        let mut server = ServerProcess { child, base: String::new() };
+        server.base = receiver.recv_timeout(Duration::from_secs(60)).expect("the server starts and prints its address");
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A SQLite database file in `dir`, migrated, with the demo loaded, as `serve` would leave it.
+pub async fn prepared_sqlite(dir: &std::path::Path) -> (Db, String) {
+    let url = format!("sqlite://{}", dir.join("undersigned.db").display());
+    let db = Db::connect(&url).await.expect("SQLite");
+    db.migrate().await.expect("migrations");
+    demo::load_demo(&db).await.expect("demo loads");
+    (db, url)
+}
