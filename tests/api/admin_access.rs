@@ -70,6 +70,36 @@ async fn the_session_cookie_is_http_only_and_scoped_to_the_workspace(backend: Ba
     );
 }
 
+async fn cookies_are_marked_secure_when_the_site_is_served_over_https(backend: Backend) {
+    let app =
+        crate::helpers::spawn_app_with(backend, |config| config.public_url = Some("https://act.example.org".into()))
+            .await;
+    app.create_user("tls@example.org", Role::Editor).await;
+    // A client that keeps no cookies: a Secure cookie would not travel back over plain http.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = client.get(app.url("/admin/sign-in")).send().await.unwrap();
+    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let token = read_page(form).await.csrf_token();
+    let signed_in = client
+        .post(app.url("/admin/sign-in"))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[("email", "tls@example.org"), ("password", PASSWORD), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("undersigned_session="))
+        .expect("session cookie")
+        .to_string();
+    assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
+}
+
 async fn repeated_failed_sign_ins_are_refused_for_a_while(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_user("target@example.org", Role::Admin).await;
@@ -256,6 +286,7 @@ async fn workspace_forms_refuse_a_missing_or_foreign_csrf_token(backend: Backend
 
 crate::on_both_backends!(
     anonymous_visitors_are_sent_to_sign_in,
+    cookies_are_marked_secure_when_the_site_is_served_over_https,
     sign_in_needs_the_right_password_and_sign_out_ends_the_session,
     the_session_cookie_is_http_only_and_scoped_to_the_workspace,
     repeated_failed_sign_ins_are_refused_for_a_while,

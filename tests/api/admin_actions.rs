@@ -54,6 +54,34 @@ async fn actions_are_listed_searched_and_shown_in_full(backend: Backend) {
     assert!(detail.text_of("pre.letter").contains("To the Government of Canada,"));
 }
 
+async fn long_lists_of_actions_are_paginated_newest_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let page = undersigned::services::pages::public_page(&app.db, EN).await.unwrap();
+    let site = undersigned::services::actions::Site { public_url: app.address.clone(), from_name: "Test".into() };
+    for n in 0..55 {
+        let submission = undersigned::domain::action::Submission {
+            first_name: "Many".into(),
+            last_name: format!("Number{n}"),
+            email: format!("many{n}@example.org"),
+            postal_code: "K1A 0B1".into(),
+            subject: Some("Act".into()),
+            message: Some("Please.".into()),
+            ..Default::default()
+        };
+        undersigned::services::actions::take_action(&app.db, &site, &page, &submission, &Default::default())
+            .await
+            .unwrap();
+    }
+    let editor = app.sign_in_as(Role::Editor).await;
+    let first = editor.get(&format!("/admin/pages/{EN}/actions")).await;
+    assert_eq!(first.select("tbody tr").len(), 50);
+    assert!(first.text_of("tbody tr:first-child").contains("many54@example.org"), "newest first");
+    assert!(first.text_of(".pager").contains("Page 1 of 2"));
+    let second = editor.get(&format!("/admin/pages/{EN}/actions?page=2")).await;
+    assert_eq!(second.select("tbody tr").len(), 5);
+    assert!(second.text_of("tbody tr:last-child").contains("many0@example.org"));
+}
+
 async fn deleting_an_action_takes_it_off_the_counter(backend: Backend) {
     let app = spawn_app(backend).await;
     take_three_actions(&app).await;
@@ -165,6 +193,7 @@ async fn dashboards_show_views_actions_sources_and_places(backend: Backend) {
 
 crate::on_both_backends!(
     actions_are_listed_searched_and_shown_in_full,
+    long_lists_of_actions_are_paginated_newest_first,
     deleting_an_action_takes_it_off_the_counter,
     the_csv_export_has_documented_columns_neutralised_cells_and_filters,
     dashboards_show_views_actions_sources_and_places,
