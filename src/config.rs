@@ -67,6 +67,12 @@ pub struct MailConfig {
     pub max_attempts: i32,
     /// How long a worker may hold a message it claimed before another may take it.
     pub lease_secs: u64,
+    /// On pages that verify senders: how long the confirmation link works. Unconfirmed
+    /// actions are purged after it.
+    pub confirm_link_hours: u64,
+    /// On pages with daily digests: the hour (0-23, UTC) at which each target's digest of
+    /// the previous day's letters leaves.
+    pub digest_hour_utc: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +107,8 @@ impl Default for MailConfig {
             retry_base_ms: 30_000,
             max_attempts: 12,
             lease_secs: 120,
+            confirm_link_hours: 72,
+            digest_hour_utc: 17,
         }
     }
 }
@@ -203,6 +211,9 @@ impl Config {
             return Err(ConfigError::Unsafe(
                 "mail.poll_interval_ms, retry_base_ms, lease_secs and max_attempts must be above zero".into(),
             ));
+        }
+        if self.mail.digest_hour_utc > 23 {
+            return Err(ConfigError::Unsafe("mail.digest_hour_utc must be an hour from 0 to 23".into()));
         }
         if self.secret_key.as_ref().is_some_and(|key| key.len() < 32) {
             return Err(ConfigError::Unsafe("secret_key must be at least 32 characters long".into()));

@@ -53,6 +53,12 @@ enum Command {
         #[command(subcommand)]
         command: TargetsCommand,
     },
+    /// The district table: which electoral district each postal code is in, for pages that
+    /// write to the supporter's own representative.
+    Districts {
+        #[command(subcommand)]
+        command: DistrictsCommand,
+    },
     /// Create, update and export pages from files.
     Pages {
         #[command(subcommand)]
@@ -92,6 +98,20 @@ enum TargetsCommand {
     /// salutation, email, organisation, district, party, language.
     Import { file: PathBuf },
     /// Write every target as CSV to standard output.
+    Export,
+}
+
+#[derive(Subcommand)]
+enum DistrictsCommand {
+    /// Add rows from a CSV file with the columns postal_code (a full code, or its first
+    /// three characters) and district (as in the targets' district column).
+    Import {
+        file: PathBuf,
+        /// Replace the whole table (new boundaries), in the same transaction.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write the table as CSV to standard output.
     Export,
 }
 
@@ -219,14 +239,22 @@ async fn main() -> anyhow::Result<()> {
             let mut reader =
                 csv::Reader::from_path(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut targets = Vec::new();
+            let mut problems = Vec::new();
             for (line, row) in reader.deserialize::<undersigned::db::targets::Target>().enumerate() {
-                let target = row.with_context(|| format!("{}: row {}", file.display(), line + 2))?;
-                undersigned::domain::slug::Slug::parse(&target.key)
-                    .with_context(|| format!("{}: row {}: key", file.display(), line + 2))?;
-                undersigned::domain::email::EmailAddress::parse(&target.email).map_err(|_| {
-                    anyhow::anyhow!("{}: row {}: email {:?} is not valid", file.display(), line + 2, target.email)
-                })?;
-                targets.push(target);
+                let line = line + 2;
+                match row {
+                    Ok(target) => {
+                        let target = undersigned::services::targets::tidy(target);
+                        for (field, problem) in undersigned::services::targets::problems(&target) {
+                            problems.push(format!("row {line}: {field} {problem}"));
+                        }
+                        targets.push(target);
+                    }
+                    Err(error) => problems.push(format!("row {line}: {error}")),
+                }
+            }
+            if !problems.is_empty() {
+                anyhow::bail!("{}: nothing imported:\n  {}", file.display(), problems.join("\n  "));
             }
             for target in &targets {
                 undersigned::db::targets::save(&db, target).await?;
@@ -238,6 +266,24 @@ async fn main() -> anyhow::Result<()> {
             let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
             for target in undersigned::db::targets::list(&db).await? {
                 writer.serialize(target)?;
+            }
+            writer.flush()?;
+        }
+        Command::Districts { command: DistrictsCommand::Import { file, replace } } => {
+            let db = open_database(&config).await?;
+            let reader = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let rows = undersigned::services::targets::read_districts(reader).map_err(|problems| {
+                anyhow::anyhow!("{}: nothing imported:\n  {}", file.display(), problems.join("\n  "))
+            })?;
+            let total = undersigned::db::districts::import(&db, &rows, replace).await?;
+            println!("imported {} rows; the district table has {total}", rows.len());
+        }
+        Command::Districts { command: DistrictsCommand::Export } => {
+            let db = open_database(&config).await?;
+            let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+            writer.write_record(["postal_code", "district"])?;
+            for (postal_code, district) in undersigned::db::districts::list(&db).await? {
+                writer.write_record([postal_code, district])?;
             }
             writer.flush()?;
         }

@@ -96,8 +96,7 @@ pub fn outbox_worker(state: &AppState) -> io::Result<crate::jobs::outbox::Outbox
         state.db.clone(),
         mailer,
         state.config.mail.clone(),
-        state.signer.clone(),
-        state.public_url.clone(),
+        state.site.clone(),
     ))
 }
 

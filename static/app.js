@@ -129,7 +129,61 @@
     });
   }
 
+  // Representative lookup: as soon as the postal code is complete, ask whom the letter goes
+  // to and show it, so that the supporter sees it before sending (without this script the
+  // server shows it as a step of the form instead).
+  function startLookups() {
+    document.querySelectorAll("[data-lookup]").forEach(function (box) {
+      var form = box.closest("form");
+      var postal = form && form.querySelector("[name=postal_code]");
+      var reviewed = form && form.querySelector("[name=reviewed_targets]");
+      if (!postal || !reviewed || !window.fetch) return;
+      var list = box.querySelector("[data-lookup-list]");
+      var hint = box.querySelector("[data-lookup-hint]");
+      var asked = reviewed.value ? postal.value.trim().toUpperCase() : "";
+      function say(message, isError) {
+        list.innerHTML = "";
+        hint.hidden = false;
+        hint.textContent = message;
+        hint.classList.toggle("lookup-error", !!isError);
+      }
+      function lookUp() {
+        var code = postal.value.trim().toUpperCase();
+        if (code === asked) return;
+        asked = code;
+        reviewed.value = "";
+        if (code.replace(/[^A-Z0-9]/g, "").length < 5) return;
+        var country = form.querySelector("[name=country]");
+        var url = box.getAttribute("data-lookup") + "?postal_code=" + encodeURIComponent(code) +
+          (country && country.value ? "&country=" + encodeURIComponent(country.value) : "");
+        fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+          .then(function (r) { return r.json().then(function (data) { return [r.ok, data]; }); })
+          .then(function (result) {
+            if (code !== asked) return;
+            var data = result[1];
+            if (!result[0]) { say(data.message || "", true); return; }
+            list.innerHTML = "";
+            data.targets.forEach(function (target) {
+              var li = document.createElement("li");
+              var name = document.createElement("strong");
+              name.textContent = target.name;
+              li.appendChild(name);
+              var detail = [target.title, target.district, target.party].filter(function (x) { return x; });
+              if (detail.length) li.appendChild(document.createTextNode(" " + detail.join(", ")));
+              list.appendChild(li);
+            });
+            hint.hidden = true;
+            reviewed.value = data.review_keys;
+          })
+          .catch(function () {});
+      }
+      postal.addEventListener("input", lookUp);
+      postal.addEventListener("change", lookUp);
+    });
+  }
+
   startCounters();
+  startLookups();
   startValidation();
   startSummaryLinks();
   startCopyButtons();

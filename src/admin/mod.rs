@@ -26,6 +26,7 @@ pub mod dashboard;
 pub mod pages;
 pub mod session_store;
 pub mod sign_in_guard;
+pub mod targets;
 pub mod users;
 
 const USER_ID: &str = "user_id";
@@ -45,6 +46,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(actions::routes())
         .merge(dashboard::routes())
         .merge(users::routes())
+        .merge(targets::routes())
         .layer(sessions)
 }
 

@@ -16,7 +16,7 @@ use crate::domain::field::FieldRule;
 use crate::domain::letter::Letter;
 use crate::domain::locale::Locale;
 use crate::domain::markdown::render_markdown;
-use crate::domain::page::{
+use crate::domain::page::{Delivery, 
     Block, CampaignSection, CounterBlock, CounterScope, FormBlock, Image, InfoFields, Link, PageKind, PageSpec,
     PageStatus, ScriptsBlock, ShareChannel, SpecError, ThankYouBlock,
 };
@@ -223,9 +223,11 @@ struct EditorPage {
     goal: String,
     offset_changes: Vec<OffsetChange>,
     delivery_paused: bool,
-    /// Emails of this page waiting, sent, failed and cancelled.
-    delivery: [i64; 4],
+    delivery: crate::db::outbox::DeliveryCounts,
+    /// Messages that cancelling would stop: queued, or waiting for a digest.
     waiting: i64,
+    /// Actions waiting for their supporters to confirm (pages that verify senders).
+    unconfirmed: i64,
 }
 
 struct EditorState {
@@ -272,7 +274,8 @@ async fn render_editor(
     let (delivery_paused, delivery) = db::outbox::page_delivery(&state.db, page.id).await?;
     let template = EditorPage {
         delivery_paused,
-        waiting: delivery[0],
+        waiting: delivery.queued + delivery.waiting_for_digest,
+        unconfirmed: db::pending::count_for_page(&state.db, page.id).await?,
         delivery,
         nav: organiser.nav(),
         slug: page.spec.slug.to_string(),
@@ -388,6 +391,9 @@ struct BlockForm {
     call_to_action: String,
     targets: String,
     recipients: String,
+    district_targets: Option<String>,
+    delivery: String,
+    verify_sender: Option<String>,
     email_subject: String,
     email_body: String,
     submit_label: String,
@@ -464,6 +470,9 @@ fn block_from_form(current: &Block, form: &BlockForm, index: usize) -> Result<Bl
                 call_to_action: text(&form.call_to_action),
                 targets: form.targets.lines().map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),
                 recipients: form.recipients.split_whitespace().map(String::from).collect(),
+                district_targets: form.district_targets.is_some(),
+                delivery: Delivery::parse(&form.delivery).unwrap_or(current_form.delivery),
+                verify_sender: form.verify_sender.is_some(),
                 letter,
                 fields: InfoFields {
                     first_name: rule(&form.first_name, defaults.first_name),
@@ -689,6 +698,10 @@ async fn change_delivery(
         "cancel" => {
             let cancelled = db::outbox::cancel_pending(&state.db, page.id).await?;
             tracing::info!(by = organiser.user.id, page = %slug, cancelled, "queued emails cancelled");
+        }
+        "digest" => {
+            let letters = crate::services::digests::send_now(&state.db, &state.site, page.id).await?;
+            tracing::info!(by = organiser.user.id, page = %slug, letters, "digests sent ahead of time");
         }
         other => return Err(AdminError::BadRequest(format!("delivery {other:?}"))),
     }

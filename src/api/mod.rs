@@ -10,15 +10,20 @@ use crate::services::pages::PageError;
 use crate::web::AppState;
 
 pub mod counter;
+pub mod targets;
 
 pub fn routes() -> Router<AppState> {
-    counter::routes()
+    counter::routes().merge(targets::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("not found")]
     NotFound,
+    /// The request was understood but its input is wrong: `code` for programs, `message`
+    /// for people (in the page's language).
+    #[error("{code}: {message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("unexpected: {0}")]
@@ -39,6 +44,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match &self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No public page has this slug."),
+            ApiError::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, *code, message.as_str()),
             _ => {
                 tracing::error!(error = %self, "API request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side.")

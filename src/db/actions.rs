@@ -29,6 +29,43 @@ pub struct StoredAction {
     pub created_at: DateTime<Utc>,
 }
 
+/// The columns a supporter's action fills, shared by `actions` and `pending_actions`.
+pub(crate) const DRAFT_COLUMNS: &str = "page_id, email, first_name, last_name, postal_code, country, consent,
+    consent_text, subject, message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, created_at";
+
+/// Binds `$1..$17` of an insert into `DRAFT_COLUMNS`.
+macro_rules! bind_draft {
+    ($query:expr, $page_id:expr, $draft:expr, $tracking:expr, $now:expr) => {{
+        let (subject, message) = match &$draft.letter {
+            Some(letter) => (Some(letter.subject.as_str()), Some(letter.body.as_str())),
+            None => (None, None),
+        };
+        $query
+            .bind($page_id)
+            .bind($draft.email.as_str())
+            .bind($draft.first_name.as_deref())
+            .bind($draft.last_name.as_deref())
+            .bind($draft.postal_code.as_ref().map(|p| p.as_str()))
+            .bind($draft.country.map(|c| c.code()))
+            .bind($draft.consent)
+            .bind($draft.consent_text.as_deref())
+            .bind(subject)
+            .bind(message)
+            .bind($tracking.utm_source.as_deref())
+            .bind($tracking.utm_medium.as_deref())
+            .bind($tracking.utm_campaign.as_deref())
+            .bind($tracking.utm_content.as_deref())
+            .bind($tracking.utm_term.as_deref())
+            .bind($tracking.referrer.as_deref())
+            .bind($now)
+    }};
+}
+pub(crate) use bind_draft;
+
+/// Adds one to the page's count, inside the caller's transaction.
+pub(crate) const COUNT_ONE: &str = "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, 1, $3)
+     on conflict (page_id, shard) do update set actions = action_counts.actions + 1";
+
 /// Stores the action, counts it and queues its emails, in one transaction. Returns `None`,
 /// changing nothing, when this email address has already acted on this page.
 pub async fn insert_counted(
@@ -40,62 +77,21 @@ pub async fn insert_counted(
 ) -> Result<Option<i64>, DbError> {
     let now = Utc::now();
     let shard = db.counter_shard();
-    let (subject, message) = match &draft.letter {
-        Some(letter) => (Some(letter.subject.as_str()), Some(letter.body.as_str())),
-        None => (None, None),
-    };
+    let insert = format!(
+        "insert into actions ({DRAFT_COLUMNS})
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         on conflict (page_id, email) do nothing
+         returning id"
+    );
     let id = on_writer!(db, pool => {
         let mut tx = pool.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "insert into actions (page_id, email, first_name, last_name, postal_code, country, consent, consent_text,
-                                  subject, message, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
-                                  referrer, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-             on conflict (page_id, email) do nothing
-             returning id",
-        )
-        .bind(page_id)
-        .bind(draft.email.as_str())
-        .bind(draft.first_name.as_deref())
-        .bind(draft.last_name.as_deref())
-        .bind(draft.postal_code.as_ref().map(|p| p.as_str()))
-        .bind(draft.country.map(|c| c.code()))
-        .bind(draft.consent)
-        .bind(draft.consent_text.as_deref())
-        .bind(subject)
-        .bind(message)
-        .bind(tracking.utm_source.as_deref())
-        .bind(tracking.utm_medium.as_deref())
-        .bind(tracking.utm_campaign.as_deref())
-        .bind(tracking.utm_content.as_deref())
-        .bind(tracking.utm_term.as_deref())
-        .bind(tracking.referrer.as_deref())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if id.is_some() {
-            sqlx::query(
-                "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, 1, $3)
-                 on conflict (page_id, shard) do update set actions = action_counts.actions + 1",
-            )
-            .bind(page_id)
-            .bind(shard)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let id: Option<i64> =
+            bind_draft!(sqlx::query_scalar(&insert), page_id, draft, tracking, now).fetch_optional(&mut *tx).await?;
+        if let Some(id) = id {
+            sqlx::query(COUNT_ONE).bind(page_id).bind(shard).bind(now).execute(&mut *tx).await?;
             for mail in mails {
-                sqlx::query(crate::db::outbox::INSERT)
-                    .bind(id)
-                    .bind(page_id)
-                    .bind(mail.kind.as_str())
-                    .bind(&mail.to_address)
-                    .bind(&mail.to_name)
-                    .bind(&mail.from_name)
-                    .bind(&mail.reply_to_address)
-                    .bind(&mail.reply_to_name)
-                    .bind(&mail.subject)
-                    .bind(&mail.body)
-                    .bind(now)
+                let status = if mail.for_digest { "waiting" } else { "pending" };
+                crate::db::outbox::bind_mail!(sqlx::query(crate::db::outbox::INSERT), mail, Some(id), page_id, status, None::<i64>, now)
                     .execute(&mut *tx)
                     .await?;
             }

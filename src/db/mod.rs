@@ -31,7 +31,9 @@ macro_rules! on_writer {
 
 pub mod actions;
 pub mod counters;
+pub mod districts;
 pub mod outbox;
+pub mod pending;
 pub mod page_views;
 pub mod pages;
 pub mod sessions;

@@ -18,6 +18,8 @@ pub struct NewMail {
     pub subject: String,
     /// May contain `{unsubscribe_url}`, filled in when the message is sent.
     pub body: String,
+    /// A letter to a target on a page that delivers a daily digest: it waits to be bundled.
+    pub for_digest: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,10 @@ pub enum MailKind {
     Target,
     /// The thank-you email to the supporter.
     Thanks,
+    /// The email asking a supporter to confirm their action (pages that verify senders).
+    Confirm,
+    /// A target's daily digest of the letters written to them.
+    Digest,
 }
 
 impl MailKind {
@@ -33,8 +39,23 @@ impl MailKind {
         match self {
             MailKind::Target => "target",
             MailKind::Thanks => "thanks",
+            MailKind::Confirm => "confirm",
+            MailKind::Digest => "digest",
         }
     }
+}
+
+/// How many of a page's messages are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub queued: i64,
+    pub waiting_for_digest: i64,
+    pub held_for_confirmation: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    /// Letters carried by a digest (the digest itself is counted as queued or sent).
+    pub digested: i64,
 }
 
 /// A message claimed for sending.
@@ -55,8 +76,29 @@ pub struct OutgoingMail {
 }
 
 pub(crate) const INSERT: &str = "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name,
-        reply_to_address, reply_to_name, subject, body, status, attempts, next_attempt_at, created_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11)";
+        reply_to_address, reply_to_name, subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13)";
+
+/// Binds the parameters of `INSERT`.
+macro_rules! bind_mail {
+    ($query:expr, $mail:expr, $action_id:expr, $page_id:expr, $status:expr, $pending_id:expr, $now:expr) => {
+        $query
+            .bind($action_id)
+            .bind($page_id)
+            .bind($mail.kind.as_str())
+            .bind(&$mail.to_address)
+            .bind(&$mail.to_name)
+            .bind(&$mail.from_name)
+            .bind(&$mail.reply_to_address)
+            .bind(&$mail.reply_to_name)
+            .bind(&$mail.subject)
+            .bind(&$mail.body)
+            .bind($status)
+            .bind($pending_id)
+            .bind($now)
+    };
+}
+pub(crate) use bind_mail;
 
 /// Claims up to `limit` due messages for `owner` until `lease_until`. A message whose
 /// lease has run out (its worker died) can be claimed again.
@@ -132,16 +174,87 @@ pub async fn set_paused(db: &Db, page_id: i64, paused: bool) -> Result<(), DbErr
 /// Cancels the page's messages not sent yet; returns how many.
 pub async fn cancel_pending(db: &Db, page_id: i64) -> Result<u64, DbError> {
     Ok(on_writer!(db, pool => sqlx::query(
-        "update outbox set status = 'cancelled', lease_owner = null, lease_until = null where page_id = $1 and status = 'pending'")
+        "update outbox set status = 'cancelled', lease_owner = null, lease_until = null
+         where page_id = $1 and status in ('pending', 'waiting')")
         .bind(page_id).execute(pool).await.map(|r| r.rows_affected()))?)
 }
 
-/// A page's delivery: whether it is paused, and its messages waiting, sent, failed and cancelled.
-pub async fn page_delivery(db: &Db, page_id: i64) -> Result<(bool, [i64; 4]), DbError> {
+/// A page's delivery: whether it is paused, and how many of its messages are in each state.
+pub async fn page_delivery(db: &Db, page_id: i64) -> Result<(bool, DeliveryCounts), DbError> {
     let paused: bool = on_reader!(db, pool => sqlx::query_scalar("select delivery_paused from pages where id = $1")
         .bind(page_id).fetch_one(pool).await)?;
     let rows: Vec<(String, i64)> = on_reader!(db, pool => sqlx::query_as(
         "select status, count(*) from outbox where page_id = $1 group by status").bind(page_id).fetch_all(pool).await)?;
     let of = |status: &str| rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
-    Ok((paused, [of("pending"), of("sent"), of("failed"), of("cancelled")]))
+    let counts = DeliveryCounts {
+        queued: of("pending"),
+        waiting_for_digest: of("waiting"),
+        held_for_confirmation: of("held"),
+        sent: of("sent"),
+        failed: of("failed"),
+        cancelled: of("cancelled"),
+        digested: of("digested"),
+    };
+    Ok((paused, counts))
+}
+
+/// A letter waiting in the outbox for its target's digest.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WaitingLetter {
+    pub id: i64,
+    pub reply_to_address: Option<String>,
+    pub reply_to_name: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The pages and targets with letters written before `cutoff` waiting for a digest.
+pub async fn digests_due(db: &Db, cutoff: DateTime<Utc>) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(on_reader!(db, pool => sqlx::query_as(
+        "select distinct page_id, to_address from outbox where status = 'waiting' and next_attempt_at < $1")
+        .bind(cutoff).fetch_all(pool).await)?)
+}
+
+/// Bundles up to `limit` of the letters to `to_address` on the page written before `cutoff`
+/// into one digest, composed by `compose`, in one transaction: the digest is queued and the
+/// letters marked as carried by it. Returns how many letters went in (0: none left).
+pub async fn bundle_digest(
+    db: &Db,
+    page_id: i64,
+    to_address: &str,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+    compose: impl Fn(&[WaitingLetter]) -> NewMail,
+) -> Result<usize, DbError> {
+    let now = Utc::now();
+    let bundled = on_writer!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let letters: Vec<WaitingLetter> = sqlx::query_as(
+            "select id, reply_to_address, reply_to_name, subject, body, created_at from outbox
+             where page_id = $1 and to_address = $2 and status = 'waiting' and next_attempt_at < $3
+             order by id limit $4")
+            .bind(page_id).bind(to_address).bind(cutoff).bind(limit).fetch_all(&mut *tx).await?;
+        let Some(last) = letters.last().map(|l| l.id) else {
+            tx.rollback().await?;
+            return Ok(0);
+        };
+        let digest = compose(&letters);
+        let digest_id: i64 = bind_mail!(sqlx::query_scalar(&format!("{INSERT} returning id")), digest, None::<i64>,
+            page_id, "pending", None::<i64>, now)
+            .fetch_one(&mut *tx).await?;
+        let marked = sqlx::query(
+            "update outbox set status = 'digested', digest_id = $1
+             where page_id = $2 and to_address = $3 and status = 'waiting' and next_attempt_at < $4 and id <= $5")
+            .bind(digest_id).bind(page_id).bind(to_address).bind(cutoff).bind(last)
+            .execute(&mut *tx).await?.rows_affected();
+        if marked != letters.len() as u64 {
+            // Another node bundled some of these meanwhile: leave it to them.
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        tx.commit().await?;
+        letters.len()
+    });
+    Ok(bundled)
 }

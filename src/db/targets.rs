@@ -59,3 +59,27 @@ pub async fn find_by_keys(db: &Db, keys: &[String]) -> Result<Vec<Target>, DbErr
     }
     Ok(found)
 }
+
+/// The target with this key.
+pub async fn find(db: &Db, key: &str) -> Result<Option<Target>, DbError> {
+    let sql = format!("select {COLUMNS} from targets where key = $1");
+    Ok(on_reader!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await)?)
+}
+
+/// The targets of these districts (an MP by riding), by district then name.
+pub async fn in_districts(db: &Db, districts: &[String]) -> Result<Vec<Target>, DbError> {
+    let sql = format!("select {COLUMNS} from targets where district = $1 order by name, key");
+    let mut found = Vec::new();
+    for district in districts {
+        let targets: Vec<Target> = on_reader!(db, pool => sqlx::query_as(&sql).bind(district).fetch_all(pool).await)?;
+        found.extend(targets);
+    }
+    Ok(found)
+}
+
+/// Removes a target; returns whether there was one. Pages naming its key no longer email it.
+pub async fn delete(db: &Db, key: &str) -> Result<bool, DbError> {
+    let deleted = on_writer!(db, pool => sqlx::query("delete from targets where key = $1")
+        .bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(deleted > 0)
+}

@@ -20,6 +20,9 @@ pub struct Submission {
     pub subject: Option<String>,
     pub message: Option<String>,
     pub consent: bool,
+    /// On pages that find the supporter's district: the keys of the targets the supporter
+    /// was shown (comma-separated), so that nothing goes to someone they have not seen.
+    pub reviewed_targets: Option<String>,
 }
 
 /// A checked action, ready to be stored.
@@ -145,6 +148,9 @@ mod tests {
             call_to_action: "Write".into(),
             targets: vec!["Government of Canada".into()],
             recipients: vec![],
+            district_targets: false,
+            delivery: Default::default(),
+            verify_sender: false,
             letter: Some(Letter {
                 subject: "Subject".into(),
                 subject_editable: false,
@@ -171,6 +177,7 @@ mod tests {
             subject: Some("Forged subject".into()),
             message: Some("My words".into()),
             consent: true,
+            reviewed_targets: None,
         }
     }
 

@@ -77,6 +77,12 @@ pub enum FieldError {
     InvalidEmail,
     InvalidPostalCode,
     UnknownCountry,
+    /// A valid postal code that the district table does not know.
+    UnknownDistrict,
+    /// A postal code prefix that spans several districts: the full code is needed.
+    AmbiguousDistrict,
+    /// The district is known but no target represents it yet.
+    NoTargetInDistrict,
 }
 
 /// Every problem found in one submission, in the order the fields appear on the form.

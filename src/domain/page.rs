@@ -166,6 +166,17 @@ pub struct FormBlock {
     /// letter is emailed to, one message per target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<String>,
+    /// For letters: also email the targets of the supporter's own district, found from their
+    /// postal code in the district table (`undersigned districts import`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub district_targets: bool,
+    /// For letters: each message as it comes, or one digest per target and day.
+    #[serde(default, skip_serializing_if = "Delivery::is_immediate")]
+    pub delivery: Delivery,
+    /// The action counts, and its letters leave, only once the supporter has followed the
+    /// link in a confirmation email.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub verify_sender: bool,
     /// Required on letter pages, absent on petitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub letter: Option<Letter>,
@@ -178,6 +189,42 @@ pub struct FormBlock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<String>,
     pub submit_label: String,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// How a letter page's messages reach their targets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Each message as soon as it is written.
+    #[default]
+    Immediate,
+    /// One email per target and day carrying the day's messages, to spare their inbox.
+    DailyDigest,
+}
+
+impl Delivery {
+    pub fn is_immediate(&self) -> bool {
+        *self == Delivery::Immediate
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Immediate => "immediate",
+            Delivery::DailyDigest => "daily_digest",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "immediate" => Some(Delivery::Immediate),
+            "daily_digest" => Some(Delivery::DailyDigest),
+            _ => None,
+        }
+    }
 }
 
 /// Which "your information" fields a page asks for. The email address is always required:
@@ -415,6 +462,18 @@ impl PageSpec {
                     }
                     if !form.recipients.is_empty() && self.kind == PageKind::Petition {
                         err(at("recipients"), "petitions are not emailed to targets; use kind = \"letter\"");
+                    }
+                    if form.district_targets && self.kind == PageKind::Petition {
+                        err(at("district_targets"), "petitions are not emailed to targets; use kind = \"letter\"");
+                    }
+                    if form.district_targets && form.fields.postal_code != FieldRule::Required {
+                        err(
+                            at("district_targets"),
+                            "finding the supporter's district needs their postal code: make it required",
+                        );
+                    }
+                    if !form.delivery.is_immediate() && self.kind == PageKind::Petition {
+                        err(at("delivery"), "petitions are not emailed to targets; use kind = \"letter\"");
                     }
                     if let Some(consent) = &form.consent {
                         text_field(&mut err, &at("consent"), consent, SHORT_TEXT_MAX * 2, true);

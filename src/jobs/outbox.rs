@@ -7,7 +7,7 @@
 //! process dies between the two, the message is sent again after the lease, with the same
 //! Message-ID. Nothing is ever lost; a duplicate needs a crash in that instant.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 
@@ -15,7 +15,7 @@ use crate::config::MailConfig;
 use crate::db::outbox::{self, OutgoingMail};
 use crate::db::{Db, DbError};
 use crate::email::{MailError, Mailer, Sender, build_message};
-use crate::signing::Signer;
+use crate::services::actions::Site;
 
 pub const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
 const BATCH: i64 = 20;
@@ -24,21 +24,46 @@ pub struct OutboxWorker {
     db: Db,
     mailer: Mailer,
     settings: MailConfig,
-    signer: Signer,
-    public_url: String,
+    site: Site,
     owner: String,
 }
 
+/// How often the worker purges expired unconfirmed actions and bundles due digests.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
 impl OutboxWorker {
-    pub fn new(db: Db, mailer: Mailer, settings: MailConfig, signer: Signer, public_url: String) -> Self {
+    pub fn new(db: Db, mailer: Mailer, settings: MailConfig, site: Site) -> Self {
         let owner = format!("worker-{:016x}", rand::random::<u64>());
-        Self { db, mailer, settings, signer, public_url, owner }
+        Self { db, mailer, settings, site, owner }
+    }
+
+    /// Purges unconfirmed actions whose link has expired, and bundles the digests that are
+    /// due. Safe on several nodes at once: each step is one conditional transaction.
+    pub async fn housekeeping(&self) -> Result<(), DbError> {
+        let now = Utc::now();
+        let purged = crate::db::pending::purge_expired(&self.db, now).await?;
+        if purged > 0 {
+            tracing::info!(purged, "unconfirmed actions expired and purged");
+        }
+        let letters =
+            crate::services::digests::send_due(&self.db, &self.site, self.settings.digest_hour_utc, now).await?;
+        if letters > 0 {
+            tracing::info!(letters, "letters bundled into daily digests");
+        }
+        Ok(())
     }
 
     /// Delivers until the task is stopped.
     pub async fn run(self) {
         tracing::info!(owner = %self.owner, "outbox worker started");
+        let mut last_housekeeping: Option<Instant> = None;
         loop {
+            if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+                last_housekeeping = Some(Instant::now());
+                if let Err(error) = self.housekeeping().await {
+                    tracing::warn!(%error, "outbox worker: housekeeping failed; will retry");
+                }
+            }
             match self.run_once().await {
                 Ok(sent) if sent > 0 => continue,
                 Ok(_) => {}
@@ -62,7 +87,11 @@ impl OutboxWorker {
     async fn deliver(&self, mail: &OutgoingMail) -> Result<(), DbError> {
         let unsubscribe = match (mail.kind.as_str(), mail.action_id) {
             ("thanks", Some(action_id)) => {
-                Some(format!("{}/unsubscribe/{}", self.public_url, self.signer.sign(UNSUBSCRIBE_PURPOSE, action_id)))
+                Some(format!(
+                    "{}/unsubscribe/{}",
+                    self.site.public_url,
+                    self.site.signer.sign(UNSUBSCRIBE_PURPOSE, action_id)
+                ))
             }
             _ => None,
         };

@@ -2,7 +2,7 @@
 //! fields, From the organisation with the supporter in Reply-To; and the thank-you email to
 //! the supporter, in the page's language, with an unsubscribe link.
 
-use crate::db::outbox::{MailKind, NewMail};
+use crate::db::outbox::{MailKind, NewMail, WaitingLetter};
 use crate::db::targets::Target;
 use crate::domain::action::ActionDraft;
 use crate::domain::locale::Locale;
@@ -75,6 +75,7 @@ pub fn mails_for(site: &Site, page: &PageSpec, draft: &ActionDraft, targets: &[T
                 reply_to_name: (!full_name.is_empty()).then(|| full_name.clone()),
                 subject: merge(&letter.subject, &fields),
                 body: merge(&letter.body, &fields),
+                for_digest: !page.form().is_none_or(|form| form.delivery.is_immediate()),
             });
         }
     }
@@ -93,8 +94,91 @@ pub fn mails_for(site: &Site, page: &PageSpec, draft: &ActionDraft, targets: &[T
         reply_to_name: None,
         subject: merge(&subject, &supporter),
         body,
+        for_digest: false,
     });
     mails
+}
+
+/// One email to a target carrying the letters written to them, each with its author.
+pub fn digest_mail(site: &Site, page: &PageSpec, to_address: &str, letters: &[WaitingLetter]) -> NewMail {
+    let count = letters.len().to_string();
+    let (subject, intro, from) = match page.locale {
+        Locale::En => (
+            "{count} messages from the public: {page_title}",
+            "{count} people wrote to you about \u{201c}{page_title}\u{201d}. Their messages follow, each with its author; reply to an author at the address given.",
+            "From",
+        ),
+        Locale::Fr => (
+            "{count} messages du public : {page_title}",
+            "{count} personnes vous ont écrit au sujet de \u{ab} {page_title} \u{bb}. Leurs messages suivent, chacun avec son auteur; répondez à l'adresse indiquée.",
+            "De",
+        ),
+    };
+    let fields = [("count", count.as_str()), ("page_title", page.title.as_str())];
+    let mut body = merge(intro, &fields);
+    for letter in letters {
+        let author = match (&letter.reply_to_name, &letter.reply_to_address) {
+            (Some(name), Some(address)) => format!("{name} <{address}>"),
+            (None, Some(address)) => address.clone(),
+            (Some(name), None) => name.clone(),
+            (None, None) => String::new(),
+        };
+        body.push_str(&format!(
+            "\n\n\u{2500}\u{2500}\u{2500}\u{2500}\u{2500}\u{2500}\u{2500}\u{2500}\n{from}: {author}\n{}\n{}\n\n{}",
+            letter.created_at.format("%Y-%m-%d %H:%M UTC"),
+            letter.subject,
+            letter.body.trim_end()
+        ));
+    }
+    NewMail {
+        kind: MailKind::Digest,
+        to_address: to_address.to_string(),
+        to_name: None,
+        from_name: Some(site.from_name.clone()),
+        reply_to_address: None,
+        reply_to_name: None,
+        subject: merge(subject, &fields),
+        body,
+        for_digest: false,
+    }
+}
+
+fn confirm_text(locale: Locale) -> (&'static str, &'static str) {
+    match locale {
+        Locale::En => (
+            "Please confirm your action: {page_title}",
+            "Dear {first_name},\n\nYou asked to take action on \u{201c}{page_title}\u{201d}. To confirm that this was you, open this link and press the button on the page:\n\n{confirm_url}\n\nThe link works for {hours} hours. Until you confirm, your message is not sent and your action is not counted. If you did not ask for this, ignore this email: nothing will happen.",
+        ),
+        Locale::Fr => (
+            "Veuillez confirmer votre action : {page_title}",
+            "Bonjour {first_name},\n\nVous avez demandé à agir pour \u{ab} {page_title} \u{bb}. Pour confirmer qu'il s'agit bien de vous, ouvrez ce lien et appuyez sur le bouton de la page :\n\n{confirm_url}\n\nLe lien est valable {hours} heures. Tant que vous n'avez pas confirmé, votre message n'est pas envoyé et votre action n'est pas comptée. Si vous n'avez rien demandé, ignorez ce courriel : rien ne se passera.",
+        ),
+    }
+}
+
+/// The email asking the supporter to confirm their action by following `confirm_url`.
+pub fn confirmation_mail(page: &PageSpec, draft: &ActionDraft, confirm_url: &str, valid_hours: u64) -> NewMail {
+    let (subject, body) = confirm_text(page.locale);
+    let hours = valid_hours.to_string();
+    let fields = [
+        ("first_name", draft.first_name.as_deref().unwrap_or_default()),
+        ("page_title", page.title.as_str()),
+        ("confirm_url", confirm_url),
+        ("hours", hours.as_str()),
+    ];
+    let full_name =
+        [draft.first_name.as_deref(), draft.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    NewMail {
+        kind: MailKind::Confirm,
+        to_address: draft.email.as_str().to_string(),
+        to_name: (!full_name.is_empty()).then_some(full_name),
+        from_name: None,
+        reply_to_address: None,
+        reply_to_name: None,
+        subject: merge(subject, &fields),
+        body: merge(body, &fields),
+        for_digest: false,
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +210,7 @@ mod tests {
             party: None,
             language: None,
         };
-        let site = Site { public_url: "https://act.example.org".into(), from_name: "Amnesty".into() };
+        let site = Site { public_url: "https://act.example.org".into(), from_name: "Amnesty".into(), signer: crate::signing::Signer::new(b"test key"), confirm_link_hours: 72 };
         let mails = mails_for(&site, &page, &draft, &[target("pm", "Prime Minister"), target("imm", "Minister")]);
         assert_eq!(mails.len(), 3);
         assert_eq!(mails[0].subject, "To Dear Prime Minister");

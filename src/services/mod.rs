@@ -4,6 +4,8 @@
 pub mod actions;
 pub mod compose;
 pub mod demo;
+pub mod digests;
+pub mod targets;
 pub mod exports;
 pub mod page_edits;
 pub mod page_views;

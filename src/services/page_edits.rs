@@ -9,7 +9,7 @@ use crate::db::{self, Db, DbError};
 use crate::domain::field::FieldRule;
 use crate::domain::letter::Letter;
 use crate::domain::locale::Locale;
-use crate::domain::page::{
+use crate::domain::page::{Delivery, 
     Block, CampaignRef, CampaignSection, CounterBlock, CounterScope, FormBlock, InfoFields, PageKind, PageSpec,
     PageStatus, ScriptsBlock, ShareChannel, SpecError, ThankYouBlock,
 };
@@ -253,6 +253,9 @@ pub async fn create_page(db: &Db, user: &User, new: NewPage) -> Result<Page, Edi
                 call_to_action: new.title.clone(),
                 targets: vec![],
                 recipients: vec![],
+                district_targets: false,
+                delivery: Delivery::Immediate,
+                verify_sender: false,
                 letter,
                 fields: InfoFields { postal_code: FieldRule::Optional, ..InfoFields::default() },
                 default_country: None,

@@ -43,6 +43,16 @@ pub struct UiText {
     pub unsubscribe_question: &'static str,
     pub unsubscribe_button: &'static str,
     pub unsubscribe_done: &'static str,
+    pub review_targets: &'static str,
+    pub your_representative: &'static str,
+    pub find_representative: &'static str,
+    pub confirm_heading: &'static str,
+    pub confirm_question: &'static str,
+    pub confirm_button: &'static str,
+    pub confirm_expired: &'static str,
+    pub confirm_invalid: &'static str,
+    pub check_email_heading: &'static str,
+    pub check_email_body: &'static str,
 }
 
 const EN: UiText = UiText {
@@ -83,6 +93,16 @@ const EN: UiText = UiText {
     unsubscribe_question: "Stop receiving our emails? Your action still counts.",
     unsubscribe_button: "Unsubscribe me",
     unsubscribe_done: "Done: you will not receive our emails any more. Your action still counts.",
+    review_targets: "Your message will go to the people below. Check them, then send.",
+    your_representative: "Your message goes to:",
+    find_representative: "Enter your postal code to see who your message goes to.",
+    confirm_heading: "Confirm your action",
+    confirm_question: "Press the button to confirm that you want to take this action. Only then is it counted and your message sent.",
+    confirm_button: "Confirm my action",
+    confirm_expired: "This confirmation link has expired, so nothing was sent or counted. You can take the action again from the page.",
+    confirm_invalid: "This confirmation link is not valid: it may have been used already, or replaced by a newer one. Check your latest email from us.",
+    check_email_heading: "Check your email",
+    check_email_body: "One last step: we have sent you an email with a link. Open it and press the button to confirm your action. Until then it is not counted and nothing is sent.",
 };
 
 const FR: UiText = UiText {
@@ -123,6 +143,16 @@ const FR: UiText = UiText {
     unsubscribe_question: "Ne plus recevoir nos courriels? Votre action compte toujours.",
     unsubscribe_button: "Me désabonner",
     unsubscribe_done: "C'est fait : vous ne recevrez plus nos courriels. Votre action compte toujours.",
+    review_targets: "Votre message sera envoyé aux personnes ci-dessous. Vérifiez, puis envoyez.",
+    your_representative: "Votre message sera envoyé à :",
+    find_representative: "Entrez votre code postal pour voir à qui votre message sera envoyé.",
+    confirm_heading: "Confirmez votre action",
+    confirm_question: "Appuyez sur le bouton pour confirmer que vous voulez agir. C'est seulement alors que votre action est comptée et votre message envoyé.",
+    confirm_button: "Confirmer mon action",
+    confirm_expired: "Ce lien de confirmation a expiré : rien n'a été envoyé ni compté. Vous pouvez agir de nouveau depuis la page.",
+    confirm_invalid: "Ce lien de confirmation n'est pas valide : il a peut-être déjà servi, ou a été remplacé par un plus récent. Consultez notre dernier courriel.",
+    check_email_heading: "Consultez vos courriels",
+    check_email_body: "Une dernière étape : nous vous avons envoyé un courriel avec un lien. Ouvrez-le et appuyez sur le bouton pour confirmer votre action. D'ici là, elle n'est pas comptée et rien n'est envoyé.",
 };
 
 pub fn text(locale: Locale) -> &'static UiText {
@@ -199,6 +229,24 @@ pub fn field_error(locale: Locale, field: Field, error: &FieldError, postal_exam
         }
         (Locale::Fr, FieldError::InvalidPostalCode) => {
             format!("Entrez un code postal valide, comme {postal_example}")
+        }
+        (Locale::En, FieldError::UnknownDistrict) => {
+            "We could not find the representative for this postal code. Check it, or try the postal code of your home address.".into()
+        }
+        (Locale::Fr, FieldError::UnknownDistrict) => {
+            "Nous n'avons pas trouvé de représentant pour ce code postal. Vérifiez-le, ou essayez celui de votre domicile.".into()
+        }
+        (Locale::En, FieldError::AmbiguousDistrict) => {
+            "This area has more than one representative: enter your full postal code so that we find yours.".into()
+        }
+        (Locale::Fr, FieldError::AmbiguousDistrict) => {
+            "Ce secteur compte plus d'un représentant : entrez votre code postal complet pour que nous trouvions le vôtre.".into()
+        }
+        (Locale::En, FieldError::NoTargetInDistrict) => {
+            "We know your district but have no contact for its representative yet, so the message cannot be sent. Please try again later.".into()
+        }
+        (Locale::Fr, FieldError::NoTargetInDistrict) => {
+            "Nous connaissons votre circonscription mais pas encore les coordonnées de son représentant : le message ne peut pas être envoyé. Veuillez réessayer plus tard.".into()
         }
         (Locale::En, FieldError::UnknownCountry) => "Choose a country from the list".into(),
         (Locale::Fr, FieldError::UnknownCountry) => "Choisissez un pays dans la liste".into(),

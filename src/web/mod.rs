@@ -26,6 +26,7 @@ pub mod home;
 pub mod i18n;
 pub mod page;
 pub mod rate_limit;
+pub mod confirm;
 pub mod unsubscribe;
 pub mod views;
 
@@ -49,9 +50,13 @@ pub struct App {
 impl AppState {
     pub fn new(db: Db, config: Config, secret_key: &[u8], public_url: String) -> Self {
         let csrf = csrf::Csrf::new(secret_key, public_url.starts_with("https://"));
-        let site =
-            crate::services::actions::Site { public_url: public_url.clone(), from_name: config.mail.from_name.clone() };
         let signer = crate::signing::Signer::new(secret_key);
+        let site = crate::services::actions::Site {
+            public_url: public_url.clone(),
+            from_name: config.mail.from_name.clone(),
+            signer: signer.clone(),
+            confirm_link_hours: config.mail.confirm_link_hours,
+        };
         Self(Arc::new(App {
             db,
             config,
@@ -84,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::routes(&state))
         .merge(home::routes())
         .merge(unsubscribe::routes())
+        .merge(confirm::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .fallback(|| async { error::WebError::NotFound })

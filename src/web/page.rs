@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::db::pages::Page;
+use crate::db::targets::Target;
 use crate::domain::action::{Submission, Tracking};
 use crate::domain::counter::ActionCounter;
 use crate::domain::field::FieldErrors;
@@ -56,6 +57,7 @@ pub struct ActionForm {
     pub subject: Option<String>,
     pub message: Option<String>,
     pub consent: Option<String>,
+    pub reviewed_targets: Option<String>,
     pub utm_source: Option<String>,
     pub utm_medium: Option<String>,
     pub utm_campaign: Option<String>,
@@ -75,6 +77,7 @@ impl ActionForm {
             subject: self.subject.clone(),
             message: self.message.clone(),
             consent: self.consent.as_deref().is_some_and(|v| !v.is_empty()),
+            reviewed_targets: self.reviewed_targets.clone(),
         }
     }
 
@@ -124,6 +127,8 @@ struct ThanksTemplate {
     title: String,
     heading: String,
     body_html: String,
+    /// The action waits for the supporter to confirm it from their email.
+    awaiting: bool,
     already: bool,
     counter: Option<CounterView>,
     share: Vec<ShareLink>,
@@ -138,6 +143,8 @@ struct FormState<'a> {
     values: &'a ActionForm,
     errors: &'a FieldErrors,
     notice: Option<&'static str>,
+    /// The targets a district lookup found, for the supporter to see before sending.
+    review: Option<&'a [Target]>,
 }
 
 async fn show_page(
@@ -157,7 +164,7 @@ async fn show_page(
         referrer,
     );
     let form = ActionForm::blank(tracking);
-    let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None };
+    let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None, review: None };
     render_page(&state, &page, jar, state_of_form, StatusCode::OK).await
 }
 
@@ -171,7 +178,7 @@ async fn submit_action(
     let Form(form) =
         form.map_err(|rejection| WebError::Rejected { status: rejection.status(), detail: rejection.body_text() })?;
     let no_errors = FieldErrors::default();
-    let as_typed = |notice| FormState { values: &form, errors: &no_errors, notice };
+    let as_typed = |notice| FormState { values: &form, errors: &no_errors, notice, review: None };
 
     if page.spec.status == PageStatus::Closed {
         return render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await;
@@ -193,9 +200,18 @@ async fn submit_action(
             tracing::info!(page = %page.spec.slug, action_id, "action recorded");
             Ok(Redirect::to(&thanks).into_response())
         }
+        Ok(ActionOutcome::AwaitingConfirmation { pending_id }) => {
+            tracing::info!(page = %page.spec.slug, pending_id, "action awaiting the supporter's confirmation");
+            Ok(Redirect::to(&format!("/page/{}/thanks?confirm=1#thanks", page.spec.slug)).into_response())
+        }
         Ok(ActionOutcome::AlreadyTaken) => Ok(Redirect::to(&thanks_again).into_response()),
+        Err(TakeActionError::ReviewTargets(targets)) => {
+            let notice = Some(text(page.spec.locale).review_targets);
+            let form_state = FormState { values: &form, errors: &no_errors, notice, review: Some(&targets) };
+            render_page(&state, &page, jar, form_state, StatusCode::OK).await
+        }
         Err(TakeActionError::Invalid(errors)) => {
-            let form_state = FormState { values: &form, errors: &errors, notice: None };
+            let form_state = FormState { values: &form, errors: &errors, notice: None, review: None };
             render_page(&state, &page, jar, form_state, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(TakeActionError::Closed) => render_page(&state, &page, jar, as_typed(None), StatusCode::GONE).await,
@@ -207,6 +223,8 @@ async fn submit_action(
 #[serde(default)]
 struct ThanksParams {
     already: Option<String>,
+    /// The action waits for the supporter to confirm from their email.
+    confirm: Option<String>,
 }
 
 async fn show_thanks(
@@ -224,14 +242,22 @@ async fn show_thanks(
     };
     let page_url = format!("{}/page/{}", state.public_url, spec.slug);
     let channels = thanks.map(|block| block.share.clone()).unwrap_or_else(crate::domain::page::ShareChannel::all);
+    let params = query.map(|Query(params)| params).unwrap_or_default();
+    let awaiting = params.confirm.is_some();
+    let heading = match (awaiting, thanks) {
+        (true, _) => t.check_email_heading.to_string(),
+        (false, Some(block)) => block.heading.clone(),
+        (false, None) => t.thanks_heading.to_string(),
+    };
     let template = ThanksTemplate {
         t,
+        awaiting,
         lang: spec.locale.as_str(),
         campaign_name: spec.campaign.name.clone(),
         title: spec.title.clone(),
-        heading: thanks.map(|b| b.heading.clone()).unwrap_or_else(|| t.thanks_heading.to_string()),
-        body_html: thanks.map(|b| markdown_html(&b.body)).unwrap_or_default(),
-        already: query.is_ok_and(|Query(params)| params.already.is_some()),
+        heading,
+        body_html: if awaiting { String::new() } else { thanks.map(|b| markdown_html(&b.body)).unwrap_or_default() },
+        already: params.already.is_some(),
         counter,
         share: ShareLink::for_channels(&channels, t, &page_url, &spec.title, &spec.share_text),
         copy_link: channels.contains(&crate::domain::page::ShareChannel::Copy),
@@ -245,7 +271,7 @@ async fn show_thanks(
 /// The page exactly as the public will see it, whatever its status: the builder's preview.
 pub async fn preview_page(state: &AppState, page: &Page, jar: CookieJar) -> Result<Response, WebError> {
     let form = ActionForm::default();
-    let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None };
+    let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None, review: None };
     render_page(state, page, jar, state_of_form, StatusCode::OK).await
 }
 
@@ -283,7 +309,8 @@ async fn render_page(
                 aside.push(AsideView::Closed { heading: t.closed_heading, body_html: markdown_html(message) });
             }
             Block::Form(block) => {
-                let view = FormView::new(spec, block, form.values, form.errors, form.notice, token.clone());
+                let view =
+                    FormView::new(spec, block, form.values, form.errors, form.notice, form.review, token.clone());
                 aside.push(AsideView::Form(Box::new(view)));
             }
             Block::Scripts(_) | Block::ThankYou(_) => {}

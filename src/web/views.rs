@@ -12,6 +12,7 @@ use crate::domain::page::{CampaignSection, CounterBlock, FormBlock, Image, Link,
 use crate::domain::slug::Slug;
 use crate::web::csrf;
 use crate::web::i18n::{UiText, field_error, field_label, postal_example, text};
+use crate::db::targets::Target;
 use crate::web::page::ActionForm;
 
 pub fn markdown_html(markdown: &str) -> String {
@@ -159,7 +160,34 @@ pub struct FormView {
     pub consent_checked: bool,
     pub submit_label: String,
     pub hidden: Vec<(&'static str, String)>,
+    /// Pages that find the supporter's representative from their postal code: where the
+    /// script asks, and whom the letter goes to once known.
+    pub lookup: Option<LookupView>,
     pub t: &'static UiText,
+}
+
+pub struct LookupView {
+    pub url: String,
+    pub reviewed_keys: String,
+    pub targets: Vec<TargetView>,
+}
+
+/// A target as the supporter sees it before sending.
+pub struct TargetView {
+    pub name: String,
+    pub detail: String,
+}
+
+impl TargetView {
+    pub fn new(target: &Target) -> Self {
+        let mut detail: Vec<&str> = [target.title.as_deref(), target.district.as_deref(), target.party.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.is_empty())
+            .collect();
+        detail.dedup();
+        TargetView { name: target.name.clone(), detail: detail.join(", ") }
+    }
 }
 
 impl FormView {
@@ -169,6 +197,7 @@ impl FormView {
         values: &ActionForm,
         errors: &FieldErrors,
         notice: Option<&'static str>,
+        review: Option<&[Target]>,
         csrf_token: String,
     ) -> Self {
         let locale = spec.locale;
@@ -259,6 +288,14 @@ impl FormView {
             consent_checked: values.consent.as_deref().is_some_and(|v| !v.is_empty()),
             submit_label: form.submit_label.clone(),
             hidden,
+            lookup: form.district_targets.then(|| LookupView {
+                url: format!("/api/v1/pages/{}/targets", spec.slug),
+                reviewed_keys: match review {
+                    Some(targets) => crate::services::actions::review_keys(targets),
+                    None => values.reviewed_targets.clone().unwrap_or_default(),
+                },
+                targets: review.unwrap_or_default().iter().map(TargetView::new).collect(),
+            }),
             t,
         }
     }

@@ -150,7 +150,7 @@ async fn actions_export_writes_the_csv_to_a_file() {
         subject: Some("Please".into()),
         ..Default::default()
     };
-    let site = undersigned::services::actions::Site { public_url: "http://localhost".into(), from_name: "Test".into() };
+    let site = undersigned::services::actions::Site { public_url: "http://localhost".into(), from_name: "Test".into(), signer: undersigned::signing::Signer::new(b"test key"), confirm_link_hours: 72 };
     undersigned::services::actions::take_action(&db, &site, &page, &submission, &Default::default()).await.unwrap();
     db.close().await;
 
