@@ -92,12 +92,7 @@ impl Application {
 /// The outbox worker for this configuration.
 pub fn outbox_worker(state: &AppState) -> io::Result<crate::jobs::outbox::OutboxWorker> {
     let mailer = crate::email::Mailer::from_config(&state.config).map_err(io::Error::other)?;
-    Ok(crate::jobs::outbox::OutboxWorker::new(
-        state.db.clone(),
-        mailer,
-        state.config.mail.clone(),
-        state.site.clone(),
-    ))
+    Ok(crate::jobs::outbox::OutboxWorker::new(state.db.clone(), mailer, state.config.mail.clone(), state.site.clone()))
 }
 
 /// Writes counted page views every few seconds.

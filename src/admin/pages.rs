@@ -16,9 +16,9 @@ use crate::domain::field::FieldRule;
 use crate::domain::letter::Letter;
 use crate::domain::locale::Locale;
 use crate::domain::markdown::render_markdown;
-use crate::domain::page::{Delivery, 
-    Block, CampaignSection, CounterBlock, CounterScope, FormBlock, Image, InfoFields, Link, PageKind, PageSpec,
-    PageStatus, ScriptsBlock, ShareChannel, SpecError, ThankYouBlock,
+use crate::domain::page::{
+    Block, CampaignSection, CounterBlock, CounterScope, Delivery, FormBlock, Image, InfoFields, Link, PageKind,
+    PageSpec, PageStatus, ScriptsBlock, ShareChannel, SpecError, ThankYouBlock,
 };
 use crate::services::page_edits::{self, BlockKind, EditError, NewPage, PageEdit, block_label};
 use crate::web::AppState;

@@ -63,7 +63,8 @@ macro_rules! bind_draft {
 pub(crate) use bind_draft;
 
 /// Adds one to the page's count, inside the caller's transaction.
-pub(crate) const COUNT_ONE: &str = "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, 1, $3)
+pub(crate) const COUNT_ONE: &str =
+    "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, 1, $3)
      on conflict (page_id, shard) do update set actions = action_counts.actions + 1";
 
 /// Stores the action, counts it and queues its emails, in one transaction. Returns `None`,

@@ -86,13 +86,11 @@ impl OutboxWorker {
 
     async fn deliver(&self, mail: &OutgoingMail) -> Result<(), DbError> {
         let unsubscribe = match (mail.kind.as_str(), mail.action_id) {
-            ("thanks", Some(action_id)) => {
-                Some(format!(
-                    "{}/unsubscribe/{}",
-                    self.site.public_url,
-                    self.site.signer.sign(UNSUBSCRIBE_PURPOSE, action_id)
-                ))
-            }
+            ("thanks", Some(action_id)) => Some(format!(
+                "{}/unsubscribe/{}",
+                self.site.public_url,
+                self.site.signer.sign(UNSUBSCRIBE_PURPOSE, action_id)
+            )),
             _ => None,
         };
         let sender = Sender { address: &self.settings.from_address, name: &self.settings.from_name };

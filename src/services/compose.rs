@@ -210,7 +210,12 @@ mod tests {
             party: None,
             language: None,
         };
-        let site = Site { public_url: "https://act.example.org".into(), from_name: "Amnesty".into(), signer: crate::signing::Signer::new(b"test key"), confirm_link_hours: 72 };
+        let site = Site {
+            public_url: "https://act.example.org".into(),
+            from_name: "Amnesty".into(),
+            signer: crate::signing::Signer::new(b"test key"),
+            confirm_link_hours: 72,
+        };
         let mails = mails_for(&site, &page, &draft, &[target("pm", "Prime Minister"), target("imm", "Minister")]);
         assert_eq!(mails.len(), 3);
         assert_eq!(mails[0].subject, "To Dear Prime Minister");

@@ -9,9 +9,9 @@ use crate::db::{self, Db, DbError};
 use crate::domain::field::FieldRule;
 use crate::domain::letter::Letter;
 use crate::domain::locale::Locale;
-use crate::domain::page::{Delivery, 
-    Block, CampaignRef, CampaignSection, CounterBlock, CounterScope, FormBlock, InfoFields, PageKind, PageSpec,
-    PageStatus, ScriptsBlock, ShareChannel, SpecError, ThankYouBlock,
+use crate::domain::page::{
+    Block, CampaignRef, CampaignSection, CounterBlock, CounterScope, Delivery, FormBlock, InfoFields, PageKind,
+    PageSpec, PageStatus, ScriptsBlock, ShareChannel, SpecError, ThankYouBlock,
 };
 use crate::domain::slug::Slug;
 

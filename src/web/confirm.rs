@@ -132,9 +132,12 @@ async fn confirm(
     jar: CookieJar,
     fields: Result<Form<ConfirmFields>, FormRejection>,
 ) -> Result<Response, WebError> {
-    let Some((page, _)) = page_of(&state, &token).await? else {
+    let Some((page, is_expired)) = page_of(&state, &token).await? else {
         return invalid();
     };
+    if is_expired {
+        return expired(&page);
+    }
     let csrf_token = fields.map(|Form(f)| f.csrf_token).unwrap_or_default();
     if !state.csrf.verify(&jar, &csrf_token) {
         let notice = Some(text(page.spec.locale).form_expired);

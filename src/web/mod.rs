@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::Db;
 
 pub mod assets;
+pub mod confirm;
 pub mod csrf;
 pub mod error;
 pub mod health;
@@ -26,7 +27,6 @@ pub mod home;
 pub mod i18n;
 pub mod page;
 pub mod rate_limit;
-pub mod confirm;
 pub mod unsubscribe;
 pub mod views;
 

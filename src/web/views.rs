@@ -3,6 +3,7 @@
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::db::targets::Target;
 use crate::domain::counter::{ActionCounter, format_number};
 use crate::domain::country::Country;
 use crate::domain::field::{Field, FieldError, FieldErrors, FieldRule};
@@ -12,7 +13,6 @@ use crate::domain::page::{CampaignSection, CounterBlock, FormBlock, Image, Link,
 use crate::domain::slug::Slug;
 use crate::web::csrf;
 use crate::web::i18n::{UiText, field_error, field_label, postal_example, text};
-use crate::db::targets::Target;
 use crate::web::page::ActionForm;
 
 pub fn markdown_html(markdown: &str) -> String {

@@ -57,7 +57,12 @@ async fn actions_are_listed_searched_and_shown_in_full(backend: Backend) {
 async fn long_lists_of_actions_are_paginated_newest_first(backend: Backend) {
     let app = spawn_app(backend).await;
     let page = undersigned::services::pages::public_page(&app.db, EN).await.unwrap();
-    let site = undersigned::services::actions::Site { public_url: app.address.clone(), from_name: "Test".into(), signer: undersigned::signing::Signer::new(b"test key"), confirm_link_hours: 72 };
+    let site = undersigned::services::actions::Site {
+        public_url: app.address.clone(),
+        from_name: "Test".into(),
+        signer: undersigned::signing::Signer::new(b"test key"),
+        confirm_link_hours: 72,
+    };
     for n in 0..55 {
         let submission = undersigned::domain::action::Submission {
             first_name: "Many".into(),

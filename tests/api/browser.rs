@@ -165,3 +165,41 @@ async fn an_editor_signs_in_edits_a_page_publishes_it_and_sees_it_live() {
     let _ = browser.close().await;
     result.expect("the browser session");
 }
+
+#[tokio::test]
+async fn a_supporter_sees_their_representative_appear_as_they_type_their_postal_code() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    crate::targeting::with_ridings(&app).await;
+    let (browser, _driver, _profile) = open_browser().await;
+
+    let result = async {
+        browser.goto(&app.url("/page/write-to-your-mp")).await?;
+        let hint = browser.find(Locator::Css("[data-lookup-hint]")).await?;
+        assert!(hint.text().await?.contains("Enter your postal code"));
+        // An unknown code is said inline, before sending.
+        browser.find(Locator::Id("postal_code")).await?.send_keys("H0H 0H0").await?;
+        let refused = browser.wait().for_element(Locator::Css("[data-lookup-hint].lookup-error")).await?;
+        assert!(refused.text().await?.contains("We could not find the representative"));
+        browser.find(Locator::Id("postal_code")).await?.clear().await?;
+        browser.find(Locator::Id("postal_code")).await?.send_keys("K1P 5J2").await?;
+        let shown = browser.wait().for_element(Locator::Css("[data-lookup-list] li")).await?;
+        assert!(shown.text().await?.contains("Rosa Tremblay"));
+        for (id, value) in [("first_name", "Ana"), ("last_name", "Silva"), ("email", "inline@example.org")] {
+            browser.find(Locator::Id(id)).await?.send_keys(value).await?;
+        }
+        // Having seen the representative, one press sends: no review step.
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        let thanks = url::Url::parse(&app.url("/page/write-to-your-mp/thanks#thanks")).unwrap();
+        browser.wait().at_most(Duration::from_secs(20)).for_url(&thanks).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser session");
+    let actions = app.actions_on("write-to-your-mp").await;
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].postal_code.as_deref(), Some("K1P 5J2"));
+}

@@ -150,7 +150,12 @@ async fn actions_export_writes_the_csv_to_a_file() {
         subject: Some("Please".into()),
         ..Default::default()
     };
-    let site = undersigned::services::actions::Site { public_url: "http://localhost".into(), from_name: "Test".into(), signer: undersigned::signing::Signer::new(b"test key"), confirm_link_hours: 72 };
+    let site = undersigned::services::actions::Site {
+        public_url: "http://localhost".into(),
+        from_name: "Test".into(),
+        signer: undersigned::signing::Signer::new(b"test key"),
+        confirm_link_hours: 72,
+    };
     undersigned::services::actions::take_action(&db, &site, &page, &submission, &Default::default()).await.unwrap();
     db.close().await;
 
@@ -171,4 +176,26 @@ async fn actions_export_writes_the_csv_to_a_file() {
 
     let empty = undersigned(&dir, &["actions", "export", "--from", "2999-01-01"]);
     assert_eq!(text(&empty.stdout).lines().count(), 1, "only the header");
+}
+
+#[test]
+fn districts_import_checks_every_row_then_replaces_the_table_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ridings.csv");
+    std::fs::write(&file, "postal_code,district\nK1P,Ottawa Centre\nK,Too short\nK1C,\n").unwrap();
+    let refused = undersigned(&dir, &["districts", "import", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let problems = text(&refused.stderr);
+    assert!(problems.contains("row 3") && problems.contains("row 4"), "{problems}");
+
+    std::fs::write(&file, "postal_code,district\nk1p,Ottawa Centre\nK1A 0B1,Ottawa Centre\n").unwrap();
+    let imported = undersigned(&dir, &["districts", "import", file.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    assert!(text(&imported.stdout).contains("the district table has 2"));
+
+    std::fs::write(&file, "postal_code,district\nK1C,Orléans\n").unwrap();
+    let replaced = undersigned(&dir, &["districts", "import", "--replace", file.to_str().unwrap()]);
+    assert!(text(&replaced.stdout).contains("the district table has 1"), "{}", text(&replaced.stderr));
+    let exported = undersigned(&dir, &["districts", "export"]);
+    assert_eq!(text(&exported.stdout), "postal_code,district\nK1C,Orléans\n");
 }

@@ -14,7 +14,7 @@ use crate::helpers::{Backend, ServerProcess, TestApp, read_page, spawn_app, spaw
 
 const DEBIAN_PYTHON: &str = "/usr/bin/python3";
 
-fn target(key: &str, name: &str, salutation: &str) -> Target {
+pub(crate) fn target(key: &str, name: &str, salutation: &str) -> Target {
     Target {
         key: key.into(),
         name: name.into(),
@@ -28,7 +28,7 @@ fn target(key: &str, name: &str, salutation: &str) -> Target {
     }
 }
 
-const LETTER_PAGE: &str = r#"
+pub(crate) const LETTER_PAGE: &str = r#"
 slug = "write-to-ottawa"
 locale = "en"
 status = "live"
@@ -55,7 +55,7 @@ closing = "End the agreement."
 sign_off = "Sincerely,"
 "#;
 
-async fn with_letter_page(app: &TestApp) {
+pub(crate) async fn with_letter_page(app: &TestApp) {
     undersigned::db::targets::save(&app.db, &target("prime-minister", "Prime Minister", "Dear Prime Minister"))
         .await
         .unwrap();
@@ -69,16 +69,16 @@ async fn with_letter_page(app: &TestApp) {
 }
 
 /// A received message: its raw text with quoted-printable soft line breaks undone.
-fn unfold(raw: &str) -> String {
+pub(crate) fn unfold(raw: &str) -> String {
     raw.replace("=\r\n", "").replace("=\n", "").replace("\r\n", "\n")
 }
 
-fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
     message.lines().take_while(|l| !l.is_empty()).find_map(|line| line.strip_prefix(&format!("{name}: ")))
 }
 
 /// Waits until `dir` holds at least `count` files, and returns their contents.
-async fn wait_for_files(dir: &Path, count: usize) -> Vec<String> {
+pub(crate) async fn wait_for_files(dir: &Path, count: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let files: Vec<PathBuf> =
@@ -92,7 +92,7 @@ async fn wait_for_files(dir: &Path, count: usize) -> Vec<String> {
     }
 }
 
-fn by_recipient<'a>(messages: &'a [String], address: &str) -> &'a str {
+pub(crate) fn by_recipient<'a>(messages: &'a [String], address: &str) -> &'a str {
     messages
         .iter()
         .find(|m| header(m, "To").is_some_and(|to| to.contains(address)))
@@ -154,14 +154,14 @@ async fn the_unsubscribe_link_asks_first_then_withdraws_consent(backend: Backend
 }
 
 /// Debian's aiosmtpd on a port of this machine, keeping what it receives in a maildir.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Child,
     pub port: u16,
     pub maildir: tempfile::TempDir,
 }
 
 impl SmtpServer {
-    fn available() -> bool {
+    pub(crate) fn available() -> bool {
         let present =
             Command::new(DEBIAN_PYTHON).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
         if !present {
@@ -171,7 +171,7 @@ impl SmtpServer {
         present
     }
 
-    fn start(port: u16, maildir: tempfile::TempDir) -> Self {
+    pub(crate) fn start(port: u16, maildir: tempfile::TempDir) -> Self {
         let child = Command::new(DEBIAN_PYTHON)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             // A path that does not exist yet: aiosmtpd then creates the maildir in it.
@@ -188,7 +188,7 @@ impl SmtpServer {
         SmtpServer { child, port, maildir }
     }
 
-    async fn received(&self, count: usize) -> Vec<String> {
+    pub(crate) async fn received(&self, count: usize) -> Vec<String> {
         wait_for_files(&self.maildir.path().join("mail").join("new"), count).await
     }
 }
@@ -200,11 +200,11 @@ impl Drop for SmtpServer {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn use_smtp(config: &mut undersigned::config::Config, port: u16) {
+pub(crate) fn use_smtp(config: &mut undersigned::config::Config, port: u16) {
     config.mail.transport = undersigned::config::MailTransport::Smtp;
     config.mail.smtp_host = "127.0.0.1".into();
     config.mail.smtp_port = port;

@@ -12,3 +12,4 @@ mod export_memory;
 mod helpers;
 mod page;
 mod take_action;
+mod targeting;
