@@ -24,6 +24,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite:PATH` or `postgres://...`; by default a SQLite file in `data_dir`.
     pub database_url: Option<String>,
+    /// PostgreSQL connections this node may open. Every node opens its own: keep
+    /// nodes × this (plus any `worker` processes) under the server's `max_connections`.
+    pub database_max_connections: u32,
     /// The address the public reaches the site at, used in share links and to decide
     /// whether cookies are marked Secure. Defaults to `http://` + `listen`.
     pub public_url: Option<String>,
@@ -136,6 +139,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            database_max_connections: 20,
             public_url: None,
             secret_key: None,
             behind_proxy: false,

@@ -74,8 +74,30 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Move or back up the whole database.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Print the configuration in force (secrets hidden).
     Config,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Copy every table from one database into another, empty one (migrated first), keeping
+    /// ids, then compare the row counts: how an instance moves from SQLite to PostgreSQL.
+    /// Stop the site (or keep it from taking actions) while copying.
+    Copy {
+        /// Where from: sqlite:PATH or postgres://...
+        #[arg(long)]
+        from: String,
+        /// Where to: postgres://... (or sqlite:PATH to come back)
+        #[arg(long)]
+        to: String,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while the site keeps running.
+    Backup { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -286,6 +308,31 @@ async fn main() -> anyhow::Result<()> {
                 writer.write_record([postal_code, district])?;
             }
             writer.flush()?;
+        }
+        Command::Db { command: DbCommand::Copy { from, to } } => {
+            let source = undersigned::db::Db::connect(&from).await.with_context(|| format!("cannot open {from}"))?;
+            let destination = undersigned::db::Db::connect(&to).await.with_context(|| format!("cannot open {to}"))?;
+            source.migrate().await.context("the source database")?;
+            destination.migrate().await.context("the destination database")?;
+            println!("{:<16} {:>12} {:>12}", "table", "source", "copied");
+            let counts = undersigned::db::copy::copy_all(&source, &destination, |c| {
+                println!("{:<16} {:>12} {:>12}", c.table, c.source, c.destination);
+            })
+            .await?;
+            let rows: i64 = counts.iter().map(|c| c.destination).sum();
+            println!("copied {rows} rows in {} tables; every count matches", counts.len());
+            source.close().await;
+            destination.close().await;
+        }
+        Command::Db { command: DbCommand::Backup { file } } => {
+            if file.exists() {
+                anyhow::bail!("{} exists already; choose a new file", file.display());
+            }
+            let db = open_database(&config).await?;
+            match db.backup_sqlite(&file).await? {
+                Some(()) => println!("backed up to {}", file.display()),
+                None => anyhow::bail!("the database is PostgreSQL: back it up with pg_dump (see docs/operations.md)"),
+            }
         }
         Command::Migrate => {
             let db = open_database(&config).await?;

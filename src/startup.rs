@@ -27,7 +27,7 @@ pub enum StartupError {
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_database(config: &Config) -> Result<Db, StartupError> {
     ensure_data_dir(config)?;
-    let db = Db::connect(&config.database_url()).await?;
+    let db = Db::connect_with(&config.database_url(), config.database_max_connections).await?;
     db.migrate().await?;
     Ok(db)
 }

@@ -30,6 +30,7 @@ macro_rules! on_writer {
 }
 
 pub mod actions;
+pub mod copy;
 pub mod counters;
 pub mod districts;
 pub mod outbox;
@@ -74,6 +75,12 @@ impl Db {
     /// Connects to `url` (`sqlite:PATH`, `sqlite://PATH` or `postgres://...`), creating a
     /// SQLite file if it is missing.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with(url, 20).await
+    }
+
+    /// As `connect`, with at most `max_connections` to PostgreSQL from this process (SQLite
+    /// always has one writer and four readers).
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, DbError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -86,8 +93,11 @@ impl Db {
             let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
             Ok(Self { backend: Backend::Sqlite { reader, writer } })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool =
-                PgPoolOptions::new().max_connections(20).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
             Ok(Self { backend: Backend::Postgres(pool) })
         } else {
             Err(DbError::UnsupportedUrl(url.to_string()))
@@ -101,6 +111,19 @@ impl Db {
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Writes a consistent copy of a SQLite database to `path` (which must not exist) while
+    /// the site keeps running: `VACUUM INTO` reads one snapshot and does not hold the writer.
+    /// `None` on PostgreSQL, whose own tools (pg_dump) do this.
+    pub async fn backup_sqlite(&self, path: &std::path::Path) -> Result<Option<()>, DbError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                sqlx::query("vacuum into $1").bind(path.to_string_lossy().as_ref()).execute(reader).await?;
+                Ok(Some(()))
+            }
+            Backend::Postgres(_) => Ok(None),
+        }
     }
 
     /// Checks that the database answers.

@@ -199,3 +199,19 @@ fn districts_import_checks_every_row_then_replaces_the_table_on_request() {
     let exported = undersigned(&dir, &["districts", "export"]);
     assert_eq!(text(&exported.stdout), "postal_code,district\nK1C,Orléans\n");
 }
+
+#[tokio::test]
+async fn db_backup_copies_a_running_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = crate::helpers::prepared_sqlite(dir.path()).await;
+    let backup = dir.path().join("backup.db");
+    let output = undersigned(&dir, &["db", "backup", backup.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let copy = undersigned::db::Db::connect(&format!("sqlite://{}", backup.display())).await.unwrap();
+    assert_eq!(
+        undersigned::db::pages::list_all(&copy).await.unwrap().len(),
+        undersigned::db::pages::list_all(&db).await.unwrap().len()
+    );
+    let again = undersigned(&dir, &["db", "backup", backup.to_str().unwrap()]);
+    assert!(!again.status.success() && text(&again.stderr).contains("exists already"));
+}

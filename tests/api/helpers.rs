@@ -264,25 +264,51 @@ async fn create_postgres_database(config: &mut Config) -> String {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_database.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.map_err(std::io::Error::other)?;
-                sqlx::query(&format!("drop database if exists {name} with (force)"))
-                    .execute(&admin)
-                    .await
-                    .map_err(std::io::Error::other)?;
-                admin.close().await;
-                Ok::<_, std::io::Error>(())
-            })
+        if let Some(name) = self.postgres_database.take() {
+            drop_postgres_database(name);
+        }
+    }
+}
+
+fn drop_postgres_database(name: String) {
+    // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.map_err(std::io::Error::other)?;
+            sqlx::query(&format!("drop database if exists {name} with (force)"))
+                .execute(&admin)
+                .await
+                .map_err(std::io::Error::other)?;
+            admin.close().await;
+            Ok::<_, std::io::Error>(())
         })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop a test database: {dropped:?}");
+    })
+    .join();
+    if !matches!(dropped, Ok(Ok(()))) {
+        eprintln!("could not drop a test database: {dropped:?}");
+    }
+}
+
+/// An empty PostgreSQL database of a test's own, dropped with this value: for tests that
+/// run several servers on one database, or copy into one.
+pub struct ScratchPostgres {
+    pub url: String,
+    name: Option<String>,
+}
+
+impl ScratchPostgres {
+    pub async fn create() -> Self {
+        let mut config = Config::default();
+        let name = create_postgres_database(&mut config).await;
+        ScratchPostgres { url: config.database_url.expect("URL"), name: Some(name) }
+    }
+}
+
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            drop_postgres_database(name);
         }
     }
 }

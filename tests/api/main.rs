@@ -11,5 +11,6 @@ mod email;
 mod export_memory;
 mod helpers;
 mod page;
+mod scale;
 mod take_action;
 mod targeting;

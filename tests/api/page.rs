@@ -115,6 +115,15 @@ async fn health_reports_the_database(backend: Backend) {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
+    let ready: serde_json::Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready, body);
+    let live = app.client.get(app.url("/livez")).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    // Without its database a node is alive but not ready.
+    app.db.close().await;
+    let unready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(unready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.client.get(app.url("/livez")).send().await.unwrap().status(), StatusCode::OK);
 }
 
 async fn every_stylesheet_script_and_image_a_page_uses_is_served(backend: Backend) {
