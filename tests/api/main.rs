@@ -7,6 +7,7 @@ mod admin_builder;
 mod browser;
 mod cli;
 mod counter;
+mod durability;
 mod email;
 mod export_memory;
 mod helpers;
