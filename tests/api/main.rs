@@ -4,6 +4,7 @@
 mod admin_access;
 mod admin_actions;
 mod admin_builder;
+mod bench_smoke;
 mod browser;
 mod cli;
 mod counter;

@@ -1,0 +1,691 @@
+//! The benchmark harness (docs/performance.md). It starts the server binary on a fresh
+//! database and measures, with Debian's wrk, page views, counter requests and submissions
+//! (each with a unique email and a valid CSRF token), the p99 latency of submissions at half
+//! their top rate, the export of many actions, and memory at idle and under load. In the same
+//! run it measures the limits to compare against: nginx serving the same page bytes as a
+//! static file, and the raw rate of durable inserts of the same rows. One table per backend.
+//!
+//!     cargo build --release && cargo run --release --example bench
+//!     cargo run --release --example bench -- --backend postgres --duration 20
+//!
+//! `--smoke` runs every step with tiny counts (CI does, against the debug binary).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+struct Opts {
+    /// `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    backend: String,
+    /// The server binary [default: target/release/undersigned].
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Actions to export.
+    #[arg(long, default_value_t = 1_000_000)]
+    export_rows: i64,
+    /// PostgreSQL server to create the benchmark database on.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres: String,
+    /// Tiny counts and one-second runs: checks that every step works.
+    #[arg(long)]
+    smoke: bool,
+}
+
+const SLUG: &str = "dont-abandon-refugees";
+
+fn main() -> Result<()> {
+    let mut opts = Opts::parse();
+    if opts.smoke {
+        opts.duration = 1;
+        opts.connections = 4;
+        opts.export_rows = 2_000;
+    }
+    let server = opts.server.clone().unwrap_or_else(|| PathBuf::from("target/release/undersigned"));
+    if !server.exists() {
+        bail!("{} is missing: run `cargo build --release` first", server.display());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let backends: Vec<&str> = match opts.backend.as_str() {
+        "both" => vec!["sqlite", "postgres"],
+        one => vec![one],
+    };
+    println!("{}", machine());
+    for backend in backends {
+        let table = runtime.block_on(run(&opts, &server, backend))?;
+        println!("{table}");
+    }
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .unwrap_or(0);
+    format!("Machine: {cores} cores ({cpu}), {} GiB RAM; load generator on the same machine", memory / 1024 / 1024)
+}
+
+/// The server under test, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(binary: &Path, data_dir: &Path, database_url: Option<&str>) -> Result<Server> {
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .env("UNDERSIGNED_RATE_LIMIT__ACTIONS_BURST", "1000000000")
+        .env("UNDERSIGNED_RATE_LIMIT__ACTIONS_REFILL_MS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(url) = database_url {
+        command.env("UNDERSIGNED_DATABASE_URL", url);
+    }
+    let mut child = command.spawn().context("starting the server")?;
+    let stderr = child.stderr.take().context("server stderr")?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("Demo campaign: ") {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                let _ = sender.send(url.split("/page/").next().unwrap_or_default().to_string());
+            }
+        }
+    });
+    let base = receiver.recv_timeout(Duration::from_secs(60)).context("the server did not start")?;
+    Ok(Server { child, base })
+}
+
+/// Resident memory of a process, in MiB: now (`VmRSS`) or at its peak (`VmHWM`).
+fn memory_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Samples a process's resident memory until told to stop; returns the highest seen.
+fn sample_peak(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let mut peak: f64 = 0.0;
+        while !stop.load(Ordering::Relaxed) {
+            peak = peak.max(memory_mib(pid, "VmRSS:"));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+struct WrkResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+    bad_responses: u64,
+    socket_errors: u64,
+}
+
+fn parse_duration_ms(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+fn parse_wrk(output: &str) -> WrkResult {
+    let mut result = WrkResult::default();
+    for line in output.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", rps, ..] => result.rps = rps.parse().unwrap_or(0.0),
+            ["50%", value] => result.p50_ms = parse_duration_ms(value),
+            ["99%", value] => result.p99_ms = parse_duration_ms(value),
+            [n, "requests", "in", ..] => result.requests = n.parse().unwrap_or(0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => result.bad_responses = n.parse().unwrap_or(0),
+            ["Socket", "errors:", rest @ ..] => {
+                result.socket_errors = rest.iter().filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok()).sum()
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
+fn wrk(opts: &Opts, url: &str, script: Option<&Path>, env: &[(&str, String)]) -> Result<WrkResult> {
+    let mut command = Command::new("wrk");
+    command
+        .arg(format!("-t{}", opts.threads))
+        .arg(format!("-c{}", opts.connections))
+        .arg(format!("-d{}s", opts.duration))
+        .arg("--latency");
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    command.arg(url).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let output = command.output().context("running wrk (apt-get install wrk)")?;
+    if !output.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(parse_wrk(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// nginx serving `bytes` as a static file: the ceiling for serving a page on this machine.
+struct Nginx {
+    child: Child,
+    url: String,
+    binary: &'static str,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // Killing only the master would leave its workers behind: ask it to stop them.
+        let stopped = Command::new(self.binary)
+            .arg("-p")
+            .arg(self.dir.path())
+            .arg("-c")
+            .arg(self.dir.path().join("nginx.conf"))
+            .args(["-s", "stop"])
+            .stderr(Stdio::null())
+            .status();
+        if !stopped.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(bytes: &[u8]) -> Result<Nginx> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    // nginx's workers may run as another user: let them read the page.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    std::fs::create_dir_all(dir.path().join("www"))?;
+    std::fs::create_dir_all(dir.path().join("logs"))?;
+    std::fs::write(dir.path().join("www/page.html"), bytes)?;
+    std::fs::set_permissions(dir.path().join("www"), std::fs::Permissions::from_mode(0o755))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let conf = format!(
+        "daemon off;\nworker_processes auto;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+           server {{ listen 127.0.0.1:{port}; root {dir}/www; location / {{ default_type text/html; }} }} }}\n",
+        dir = dir.path().display()
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf)?;
+    let nginx =
+        ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Path::new(p).exists() || *p == "nginx").unwrap_or("nginx");
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting nginx (apt-get install nginx-light)")?;
+    let url = format!("http://127.0.0.1:{port}/page.html");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("nginx did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Nginx { child, url, binary: nginx, dir })
+}
+
+/// The CSRF cookie and token a visitor gets with the page.
+async fn token(client: &reqwest::Client, base: &str) -> Result<(String, String)> {
+    let response = client.get(format!("{base}/page/{SLUG}")).send().await?;
+    let cookie = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("undersigned_csrf="))
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow!("no CSRF cookie"))?
+        .to_string();
+    let html = response.text().await?;
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).ok_or_else(|| anyhow!("no CSRF token in the page"))? + marker.len();
+    let end = html[start..].find('"').ok_or_else(|| anyhow!("unterminated token"))? + start;
+    Ok((cookie, html[start..end].to_string()))
+}
+
+fn form_body(token: &str, email: &str) -> String {
+    format!(
+        "first_name=Ana&last_name=Silva&postal_code=K1A+0B1&consent=yes&subject=Please+act\
+         &message=People+seeking+safety+deserve+a+hearing.&csrf_token={token}&email={email}"
+    )
+}
+
+/// Submissions at a fixed rate (open loop: a slow answer does not slow the arrivals), for
+/// latency at a given load. Returns (p50, p99) in ms and how many were not 303.
+async fn fixed_rate(base: &str, rate: f64, seconds: u64, prefix: &str) -> Result<(f64, f64, u64, u64)> {
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).pool_max_idle_per_host(256).build()?;
+    let (cookie, token) = token(&client, base).await?;
+    let total = (rate * seconds as f64).max(1.0) as u64;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = tokio::time::Instant::now();
+    for n in 0..total {
+        tokio::time::sleep_until(start + interval * n as u32).await;
+        let (client, cookie, bad) = (client.clone(), cookie.clone(), bad.clone());
+        let url = format!("{base}/page/{SLUG}");
+        let body = form_body(&token, &format!("{prefix}-{n}%40example.org"));
+        tasks.spawn(async move {
+            let sent = Instant::now();
+            let response = client
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Cookie", cookie)
+                .body(body)
+                .send()
+                .await;
+            if !response.is_ok_and(|r| r.status() == reqwest::StatusCode::SEE_OTHER) {
+                bad.fetch_add(1, Ordering::Relaxed);
+            }
+            sent.elapsed().as_secs_f64() * 1000.0
+        });
+    }
+    let mut latencies = Vec::with_capacity(total as usize);
+    while let Some(latency) = tasks.join_next().await {
+        latencies.push(latency?);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Ok((at(0.50), at(0.99), total, bad.load(Ordering::Relaxed)))
+}
+
+/// The rate of durable inserts of action rows, one transaction each (as each acknowledged
+/// action is), with its counter update: the storage ceiling for submissions.
+async fn raw_inserts(backend: &str, database_url: &str, rows: i64, writers: usize) -> Result<f64> {
+    let create_sqlite =
+        "create table bench_actions (id integer primary key, page_id integer not null, email text not null,
+        first_name text, last_name text, postal_code text, consent integer not null, subject text, message text,
+        created_at text not null, unique (page_id, email));
+        create table bench_counts (page_id integer not null, shard integer not null, actions integer not null,
+        primary key (page_id, shard))";
+    let insert = "insert into bench_actions (page_id, email, first_name, last_name, postal_code, consent, subject, message, created_at)
+        values ($1, $2, 'Ana', 'Silva', 'K1A 0B1', $3, 'Please act', 'People seeking safety deserve a hearing.', $4)";
+    let count = "insert into bench_counts (page_id, shard, actions) values ($1, $2, 1)
+        on conflict (page_id, shard) do update set actions = bench_counts.actions + 1";
+    let started;
+    if backend == "sqlite" {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+        use std::str::FromStr;
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        sqlx::raw_sql(create_sqlite).execute(&pool).await?;
+        started = Instant::now();
+        for n in 0..rows {
+            let mut tx = pool.begin().await?;
+            sqlx::query(insert)
+                .bind(1_i64)
+                .bind(format!("raw-{n}@example.org"))
+                .bind(true)
+                .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(count).bind(1_i64).bind(0_i32).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(writers as u32).connect(database_url).await?;
+        sqlx::raw_sql(
+            &create_sqlite
+                .replace("integer primary key", "bigint generated always as identity primary key")
+                .replace("consent integer", "consent boolean")
+                .replace("created_at text", "created_at timestamptz"),
+        )
+        .execute(&pool)
+        .await?;
+        started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for writer in 0..writers {
+            let pool = pool.clone();
+            let per_writer = rows / writers as i64;
+            tasks.spawn(async move {
+                for n in 0..per_writer {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(insert)
+                        .bind(1_i64)
+                        .bind(format!("raw-{writer}-{n}@example.org"))
+                        .bind(true)
+                        .bind(chrono::Utc::now())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(count).bind(1_i64).bind(rand::random_range(0..16_i32)).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+        pool.close().await;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Fills the page with `rows` generated actions, directly in the database.
+async fn generate_actions(backend: &str, database_url: &str, rows: i64) -> Result<()> {
+    let select = "select p.id, 'gen-' || n || '@example.org', 'Ana', 'Silva', 'K1A 0B1', 'CA', true,
+            'Keep me informed', 'Please act', 'People seeking safety deserve a hearing. Sincerely, Ana Silva',
+            'newsletter', 'email', 'launch', 'https://example.org/', $2";
+    if backend == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        sqlx::query(&format!(
+            "with recursive g(n) as (select 1 union all select n + 1 from g where n < $1)
+             insert into actions (page_id, email, first_name, last_name, postal_code, country, consent, consent_text,
+                                  subject, message, utm_source, utm_medium, utm_campaign, referrer, created_at)
+             {select} from g, pages p where p.slug = '{SLUG}'"
+        ))
+        .bind(rows)
+        .bind(chrono::Utc::now())
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        sqlx::query(&format!(
+            "insert into actions (page_id, email, first_name, last_name, postal_code, country, consent, consent_text,
+                                  subject, message, utm_source, utm_medium, utm_campaign, referrer, created_at)
+             {} from generate_series(1, $1::bigint) n, pages p where p.slug = '{SLUG}'",
+            select.replace("$2", "$2::timestamptz")
+        ))
+        .bind(rows)
+        .bind(chrono::Utc::now())
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+    }
+    Ok(())
+}
+
+/// Runs `actions export` to a file: (seconds, peak MiB, bytes).
+fn export(binary: &Path, data_dir: &Path, database_url: &str) -> Result<(f64, f64, u64)> {
+    let file = data_dir.join("export.csv");
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .args(["actions", "export", "--output"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--database-url", database_url])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut peak: f64 = 0.0;
+    loop {
+        peak = peak.max(memory_mib(child.id(), "VmHWM:"));
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("actions export failed");
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok((started.elapsed().as_secs_f64(), peak, std::fs::metadata(&file)?.len()))
+}
+
+struct Row {
+    metric: String,
+    value: String,
+    against: String,
+    target: String,
+    pass: Option<bool>,
+}
+
+fn row(metric: &str, value: String, against: String, target: &str, pass: Option<bool>) -> Row {
+    Row { metric: metric.into(), value, against, target: target.into(), pass }
+}
+
+async fn run(opts: &Opts, binary: &Path, backend: &str) -> Result<String> {
+    let data_dir = tempfile::tempdir()?;
+    let mut scratch_db = None;
+    let database_url = match backend {
+        "sqlite" => format!("sqlite://{}", data_dir.path().join("undersigned.db").display()),
+        "postgres" => {
+            let name = format!("undersigned_bench_{}", rand::random::<u32>());
+            let admin = sqlx::PgPool::connect(&opts.postgres).await.context("PostgreSQL for the benchmark")?;
+            sqlx::query(&format!("create database {name}")).execute(&admin).await?;
+            let mut url = url::Url::parse(&opts.postgres)?;
+            url.set_path(&name);
+            scratch_db = Some((admin, name));
+            url.to_string()
+        }
+        other => bail!("unknown backend {other}"),
+    };
+    let result = measure(opts, binary, backend, data_dir.path(), &database_url).await;
+    if let Some((admin, name)) = scratch_db {
+        let _ = sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&admin).await;
+    }
+    result
+}
+
+async fn measure(opts: &Opts, binary: &Path, backend: &str, data_dir: &Path, database_url: &str) -> Result<String> {
+    let server = start_server(binary, data_dir, (backend == "postgres").then_some(database_url))?;
+    let pid = server.child.id();
+    let base = server.base.clone();
+    tokio::time::sleep(Duration::from_secs(if opts.smoke { 1 } else { 3 })).await;
+    let idle = memory_mib(pid, "VmRSS:");
+
+    let client = reqwest::Client::new();
+    let page_bytes = client.get(format!("{base}/page/{SLUG}")).send().await?.bytes().await?;
+    let nginx = start_nginx(&page_bytes)?;
+    let static_page = wrk(opts, &nginx.url, None, &[])?;
+    drop(nginx);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_peak(pid, stop.clone());
+    let views = wrk(opts, &format!("{base}/page/{SLUG}"), None, &[])?;
+    let counter = wrk(opts, &format!("{base}/api/v1/pages/{SLUG}/counter"), None, &[])?;
+    let before = counter_actions(&client, &base).await?;
+    let (cookie, token) = token(&client, &base).await?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/submit.lua");
+    let submit_env = [
+        ("BENCH_PATH", format!("/page/{SLUG}")),
+        ("BENCH_TOKEN", token),
+        ("BENCH_COOKIE", cookie),
+        ("BENCH_PREFIX", "wrk".into()),
+    ];
+    let submissions = wrk(opts, &format!("{base}/page/{SLUG}"), Some(&script), &submit_env)?;
+    stop.store(true, Ordering::Relaxed);
+    let under_load = sampler.join().map_err(|_| anyhow!("sampler"))?;
+    let stored = counter_actions(&client, &base).await? - before;
+    let acknowledged = submissions.requests.saturating_sub(submissions.bad_responses);
+    if submissions.bad_responses > 0 || stored < acknowledged as i64 {
+        bail!("submissions: {} refused, {stored} stored for {acknowledged} acknowledged", submissions.bad_responses);
+    }
+
+    let half = (submissions.rps / 2.0).max(1.0);
+    let (half_p50, half_p99, half_sent, half_bad) = fixed_rate(&base, half, opts.duration, "half").await?;
+    if half_bad > 0 {
+        bail!("{half_bad} of {half_sent} fixed-rate submissions failed");
+    }
+    drop(server);
+
+    let raw_url = match backend {
+        "sqlite" => format!("sqlite://{}", data_dir.join("raw.db").display()),
+        _ => database_url.to_string(),
+    };
+    let raw_rows = if opts.smoke { 200 } else { 20_000 };
+    let raw = raw_inserts(backend, &raw_url, raw_rows, opts.connections as usize).await?;
+
+    let existing = counter_rows(backend, database_url).await?;
+    generate_actions(backend, database_url, (opts.export_rows - existing).max(0)).await?;
+    let (export_secs, export_peak, export_bytes) = export(binary, data_dir, database_url)?;
+
+    let ratio = |value: f64, limit: f64| format!("{:.0}%", 100.0 * value / limit);
+    let nginx_rps = static_page.rps;
+    let rows = vec![
+        row("nginx, same page as a static file", format!("{nginx_rps:.0} req/s"), "(the limit)".into(), "", None),
+        row(
+            "page views GET /page/{slug}",
+            format!("{:.0} req/s", views.rps),
+            format!("{} of nginx", ratio(views.rps, nginx_rps)),
+            "≥ 60% of nginx",
+            Some(views.rps >= 0.6 * nginx_rps),
+        ),
+        row(
+            "counter GET /api/v1/…/counter",
+            format!("{:.0} req/s", counter.rps),
+            format!("{} of nginx", ratio(counter.rps, nginx_rps)),
+            "≥ 60% of nginx",
+            Some(counter.rps >= 0.6 * nginx_rps),
+        ),
+        row(
+            "submissions POST (unique emails)",
+            format!("{:.0} req/s", submissions.rps),
+            format!("{} of nginx", ratio(submissions.rps, nginx_rps)),
+            "≥ 25% of nginx",
+            Some(submissions.rps >= 0.25 * nginx_rps),
+        ),
+        row(
+            "  latency at full load p50 / p99",
+            format!("{:.1} / {:.1} ms", submissions.p50_ms, submissions.p99_ms),
+            format!("{} connections", opts.connections),
+            "",
+            None,
+        ),
+        row(
+            "  latency at half load p50 / p99",
+            format!("{half_p50:.1} / {half_p99:.1} ms"),
+            format!("{half:.0} req/s, open loop"),
+            "p99 < 50 ms",
+            Some(half_p99 < 50.0),
+        ),
+        row(
+            "raw durable inserts, same rows",
+            format!("{raw:.0} rows/s"),
+            format!("submissions at {}", ratio(submissions.rps, raw)),
+            "",
+            None,
+        ),
+        row(
+            &format!("export of {} actions", opts.export_rows),
+            format!("{export_secs:.2} s"),
+            format!("{:.0} MiB of CSV", export_bytes as f64 / 1048576.0),
+            "< 5 s",
+            Some(export_secs < 5.0),
+        ),
+        row(
+            "  export peak memory",
+            format!("{export_peak:.1} MiB"),
+            String::new(),
+            "< 100 MB",
+            Some(export_peak < 95.4),
+        ),
+        row("server memory idle", format!("{idle:.1} MiB"), String::new(), "< 50 MB", Some(idle < 47.7)),
+        row("server memory under load (peak)", format!("{under_load:.1} MiB"), String::new(), "", None),
+    ];
+    let mut out = format!(
+        "\n{backend}: wrk -t{} -c{} -d{}s{}; {stored} submissions stored for {acknowledged} acknowledged\n",
+        opts.threads,
+        opts.connections,
+        opts.duration,
+        if opts.smoke { " (smoke: counts too small to mean anything)" } else { "" }
+    );
+    out.push_str(&format!(
+        "| {:<36} | {:>18} | {:<24} | {:<15} | {:<4} |\n",
+        "measure", "figure", "against", "target", "met"
+    ));
+    out.push_str(&format!(
+        "|{}|{}|{}|{}|{}|\n",
+        "-".repeat(38),
+        "-".repeat(20),
+        "-".repeat(26),
+        "-".repeat(17),
+        "-".repeat(6)
+    ));
+    for r in rows {
+        let met = match r.pass {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        out.push_str(&format!(
+            "| {:<36} | {:>18} | {:<24} | {:<15} | {:<4} |\n",
+            r.metric, r.value, r.against, r.target, met
+        ));
+    }
+    Ok(out)
+}
+
+async fn counter_actions(client: &reqwest::Client, base: &str) -> Result<i64> {
+    let body: serde_json::Value =
+        client.get(format!("{base}/api/v1/pages/{SLUG}/counter")).send().await?.json().await?;
+    body["actions"].as_i64().ok_or_else(|| anyhow!("counter without actions"))
+}
+
+async fn counter_rows(backend: &str, database_url: &str) -> Result<i64> {
+    let sql = "select count(*) from actions";
+    Ok(if backend == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    })
+}
