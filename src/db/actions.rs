@@ -100,6 +100,9 @@ pub async fn insert_counted(
         tx.commit().await?;
         id
     });
+    if id.is_some() {
+        db.cache.counts_changed();
+    }
     Ok(id)
 }
 
@@ -203,6 +206,7 @@ pub async fn delete_counted(db: &Db, id: i64) -> Result<Option<i64>, DbError> {
         tx.commit().await?;
         page_id
     });
+    db.cache.counts_changed();
     Ok(page_id)
 }
 

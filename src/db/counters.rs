@@ -48,6 +48,17 @@ pub async fn for_page(db: &Db, slug: &str) -> Result<Option<PageCounter>, DbErro
     .transpose()
 }
 
+/// `for_page` through the process's short-lived cache (see `db::cache`).
+pub async fn for_page_cached(db: &Db, slug: &str) -> Result<Option<PageCounter>, DbError> {
+    if let Some(counter) = db.cache.counter(slug) {
+        return Ok(counter);
+    }
+    let ticket = db.cache.counter_ticket();
+    let counter = for_page(db, slug).await?;
+    db.cache.put_counter(slug, ticket, counter);
+    Ok(counter)
+}
+
 /// Counted actions on one page, whatever its counter's scope.
 pub async fn page_actions(db: &Db, page_id: i64) -> Result<i64, DbError> {
     Ok(on_reader!(db, pool => sqlx::query_scalar(

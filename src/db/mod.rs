@@ -30,6 +30,7 @@ macro_rules! on_writer {
 }
 
 pub mod actions;
+pub mod cache;
 pub mod copy;
 pub mod counters;
 pub mod districts;
@@ -45,6 +46,8 @@ pub mod users;
 #[derive(Clone)]
 pub struct Db {
     backend: Backend,
+    /// Recent reads of public pages and counters (see `cache`).
+    pub(crate) cache: std::sync::Arc<cache::ReadCache>,
 }
 
 impl std::fmt::Debug for Db {
@@ -91,14 +94,14 @@ impl Db {
                 .foreign_keys(true);
             let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
             let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-            Ok(Self { backend: Backend::Sqlite { reader, writer } })
+            Ok(Self { backend: Backend::Sqlite { reader, writer }, cache: Default::default() })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Self { backend: Backend::Postgres(pool) })
+            Ok(Self { backend: Backend::Postgres(pool), cache: Default::default() })
         } else {
             Err(DbError::UnsupportedUrl(url.to_string()))
         }

@@ -168,6 +168,7 @@ pub async fn counts(db: &Db) -> Result<(i64, i64, i64), DbError> {
 pub async fn set_paused(db: &Db, page_id: i64, paused: bool) -> Result<(), DbError> {
     on_writer!(db, pool => sqlx::query("update pages set delivery_paused = $1 where id = $2")
         .bind(paused).bind(page_id).execute(pool).await.map(|_| ()))?;
+    db.cache.pages_changed();
     Ok(())
 }
 

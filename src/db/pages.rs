@@ -95,6 +95,18 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Page>, DbError> 
     row.map(PageRow::into_page).transpose()
 }
 
+/// `find_by_slug` through the process's short-lived cache (see `db::cache`): for the
+/// public side, where every visitor asks for the same few pages.
+pub async fn find_by_slug_cached(db: &Db, slug: &str) -> Result<Option<std::sync::Arc<Page>>, DbError> {
+    if let Some(page) = db.cache.page(slug) {
+        return Ok(page);
+    }
+    let ticket = db.cache.page_ticket();
+    let page = find_by_slug(db, slug).await?.map(std::sync::Arc::new);
+    db.cache.put_page(slug, ticket, page.clone());
+    Ok(page)
+}
+
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Page>, DbError> {
     let sql = format!("{SELECT_PAGE} where p.id = $1");
     let row: Option<PageRow> = on_reader!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
@@ -194,6 +206,7 @@ pub async fn save(db: &Db, spec: &PageSpec, note: ChangeNote<'_>) -> Result<(Pag
         tx.commit().await?;
         existing.is_none()
     });
+    db.cache.pages_changed();
     let page = find_by_slug(db, spec.slug.as_str())
         .await?
         .ok_or_else(|| DbError::Corrupt(format!("page {} vanished after it was saved", spec.slug)))?;
@@ -295,6 +308,7 @@ pub async fn set_counter(
             .execute(&mut *tx).await?;
         tx.commit().await?;
     });
+    db.cache.pages_changed();
     Ok(())
 }
 

@@ -138,6 +138,7 @@ pub async fn confirm(db: &Db, pending_id: i64, digest: bool, now: DateTime<Utc>)
         tx.commit().await?;
         outcome
     });
+    db.cache.counts_changed();
     Ok(outcome)
 }
 

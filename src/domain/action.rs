@@ -120,6 +120,13 @@ impl Tracking {
     const UTM_MAX: usize = 200;
     const REFERRER_MAX: usize = 1000;
 
+    /// Whether the visitor brought no campaign tags and no referrer.
+    pub fn is_empty(&self) -> bool {
+        [&self.utm_source, &self.utm_medium, &self.utm_campaign, &self.utm_content, &self.utm_term, &self.referrer]
+            .iter()
+            .all(|value| value.is_none())
+    }
+
     pub fn new(utm: [Option<&str>; 5], referrer: Option<&str>) -> Self {
         let cut = |value: Option<&str>, max: usize| {
             value.map(clean_line).filter(|v| !v.is_empty()).map(|v| v.chars().take(max).collect::<String>())

@@ -55,9 +55,10 @@ pub async fn export_page(db: &Db, slug: &str) -> Result<PageSpec, PageError> {
     Ok(page.spec)
 }
 
-/// A page the public may see: live or closed, never a draft.
-pub async fn public_page(db: &Db, slug: &str) -> Result<Page, PageError> {
-    match db::pages::find_by_slug(db, slug).await? {
+/// A page the public may see: live or closed, never a draft. Read through the process's
+/// short-lived cache (`db::cache`).
+pub async fn public_page(db: &Db, slug: &str) -> Result<std::sync::Arc<Page>, PageError> {
+    match db::pages::find_by_slug_cached(db, slug).await? {
         Some(page) if page.spec.status != PageStatus::Draft => Ok(page),
         _ => Err(PageError::NotFound(slug.to_string())),
     }
@@ -65,7 +66,7 @@ pub async fn public_page(db: &Db, slug: &str) -> Result<Page, PageError> {
 
 /// The counter of a public page.
 pub async fn public_counter(db: &Db, slug: &str) -> Result<PageCounter, PageError> {
-    match db::counters::for_page(db, slug).await? {
+    match db::counters::for_page_cached(db, slug).await? {
         Some(counter) if counter.status != PageStatus::Draft => Ok(counter),
         _ => Err(PageError::NotFound(slug.to_string())),
     }

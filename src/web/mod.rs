@@ -42,6 +42,8 @@ pub struct App {
     pub public_url: String,
     pub sign_in_guard: crate::admin::sign_in_guard::SignInGuard,
     pub page_views: crate::services::page_views::PageViews,
+    /// The latest rendering of each public page for a visitor who brings nothing of their own.
+    pub rendered_pages: page::RenderedPages,
     pub site: crate::services::actions::Site,
     /// Signs the links in emails (unsubscribe).
     pub signer: crate::signing::Signer,
@@ -64,6 +66,7 @@ impl AppState {
             public_url,
             sign_in_guard: Default::default(),
             page_views: Default::default(),
+            rendered_pages: Default::default(),
             site,
             signer,
         }))

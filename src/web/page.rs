@@ -163,9 +163,71 @@ async fn show_page(
             .map(|v| v.as_deref()),
         referrer,
     );
+    if tracking.is_empty() {
+        // Most visitors: the page as everyone sees it, with their own form token.
+        let counter = counter_for_page(&state, &page).await?;
+        let (jar, token) = state.csrf.issue(jar);
+        let html = state.rendered_pages.html(&page, counter, &token, |placeholder| {
+            let form = ActionForm::default();
+            let state_of_form =
+                FormState { values: &form, errors: &FieldErrors::default(), notice: None, review: None };
+            page_html(&state, &page, counter, state_of_form, placeholder)
+        })?;
+        return Ok((jar, private_no_store(), Html(html)).into_response());
+    }
     let form = ActionForm::blank(tracking);
     let state_of_form = FormState { values: &form, errors: &FieldErrors::default(), notice: None, review: None };
     render_page(&state, &page, jar, state_of_form, StatusCode::OK).await
+}
+
+/// The latest rendering of each public page with a blank form, split where the visitor's
+/// form token goes: rendered again only when the page or its counter changes.
+#[derive(Default)]
+pub struct RenderedPages {
+    pages: std::sync::RwLock<std::collections::HashMap<i64, std::sync::Arc<RenderedPage>>>,
+}
+
+pub struct RenderedPage {
+    page: std::sync::Arc<Page>,
+    counter: Option<ActionCounter>,
+    /// The HTML between the places of the form token.
+    parts: Vec<String>,
+}
+
+/// Stands for the form token while a page is rendered for everyone: letters and digits
+/// only, so escaping leaves it as it is.
+const TOKEN_PLACEHOLDER: &str = "UndersignedFormTokenPlaceholder7f3c9a";
+
+impl RenderedPages {
+    fn html(
+        &self,
+        page: &std::sync::Arc<Page>,
+        counter: Option<ActionCounter>,
+        token: &str,
+        render: impl FnOnce(&str) -> Result<String, WebError>,
+    ) -> Result<String, WebError> {
+        let cached = self.pages.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&page.id).cloned();
+        let rendered = match cached {
+            Some(rendered) if std::sync::Arc::ptr_eq(&rendered.page, page) && rendered.counter == counter => rendered,
+            _ => {
+                let html = render(TOKEN_PLACEHOLDER)?;
+                let parts = html.split(TOKEN_PLACEHOLDER).map(str::to_string).collect();
+                let rendered = std::sync::Arc::new(RenderedPage { page: page.clone(), counter, parts });
+                let mut pages = self.pages.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                pages.insert(page.id, rendered.clone());
+                rendered
+            }
+        };
+        let length = rendered.parts.iter().map(String::len).sum::<usize>() + token.len() * rendered.parts.len();
+        let mut html = String::with_capacity(length);
+        for (n, part) in rendered.parts.iter().enumerate() {
+            if n > 0 {
+                html.push_str(token);
+            }
+            html.push_str(part);
+        }
+        Ok(html)
+    }
 }
 
 async fn submit_action(
@@ -277,7 +339,7 @@ pub async fn preview_page(state: &AppState, page: &Page, jar: CookieJar) -> Resu
 
 /// The page's counter, whatever the page's status (previews show drafts).
 async fn counter_of(state: &AppState, page: &Page) -> Result<ActionCounter, WebError> {
-    let counter = crate::db::counters::for_page(&state.db, page.spec.slug.as_str()).await?;
+    let counter = crate::db::counters::for_page_cached(&state.db, page.spec.slug.as_str()).await?;
     Ok(counter.ok_or(WebError::NotFound)?.counter)
 }
 
@@ -288,13 +350,29 @@ async fn render_page(
     form: FormState<'_>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let spec = &page.spec;
-    let t = text(spec.locale);
+    let counter = counter_for_page(state, page).await?;
     let (jar, token) = state.csrf.issue(jar);
-    let counter = match spec.counter() {
+    let html = page_html(state, page, counter, form, &token)?;
+    Ok((status, jar, private_no_store(), Html(html)).into_response())
+}
+
+/// The counter the page shows, if it has one.
+async fn counter_for_page(state: &AppState, page: &Page) -> Result<Option<ActionCounter>, WebError> {
+    Ok(match page.spec.counter() {
         Some(_) => Some(counter_of(state, page).await?),
         None => None,
-    };
+    })
+}
+
+fn page_html(
+    state: &AppState,
+    page: &Page,
+    counter: Option<ActionCounter>,
+    form: FormState<'_>,
+    token: &str,
+) -> Result<String, WebError> {
+    let spec = &page.spec;
+    let t = text(spec.locale);
     let mut sections = Vec::new();
     let mut aside = Vec::new();
     for block in &spec.blocks {
@@ -310,7 +388,7 @@ async fn render_page(
             }
             Block::Form(block) => {
                 let view =
-                    FormView::new(spec, block, form.values, form.errors, form.notice, form.review, token.clone());
+                    FormView::new(spec, block, form.values, form.errors, form.notice, form.review, token.to_string());
                 aside.push(AsideView::Form(Box::new(view)));
             }
             Block::Scripts(_) | Block::ThankYou(_) => {}
@@ -328,7 +406,7 @@ async fn render_page(
         aside,
         scripts: spec.scripts().map(|s| s.html.clone()),
     };
-    Ok((status, jar, private_no_store(), Html(template.render()?)).into_response())
+    Ok(template.render()?)
 }
 
 /// Pages carry a per-visitor form token: shared caches must not keep them.
