@@ -34,6 +34,7 @@ pub mod cache;
 pub mod copy;
 pub mod counters;
 pub mod districts;
+pub mod group_commit;
 pub mod outbox;
 pub mod page_views;
 pub mod pages;
@@ -48,6 +49,8 @@ pub struct Db {
     backend: Backend,
     /// Recent reads of public pages and counters (see `cache`).
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
+    /// The queue of actions waiting to be committed together (see `group_commit`).
+    committer: group_commit::Committer,
 }
 
 impl std::fmt::Debug for Db {
@@ -72,6 +75,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Db {
@@ -94,14 +99,18 @@ impl Db {
                 .foreign_keys(true);
             let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
             let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-            Ok(Self { backend: Backend::Sqlite { reader, writer }, cache: Default::default() })
+            Ok(Self {
+                backend: Backend::Sqlite { reader, writer },
+                cache: Default::default(),
+                committer: Default::default(),
+            })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Self { backend: Backend::Postgres(pool), cache: Default::default() })
+            Ok(Self { backend: Backend::Postgres(pool), cache: Default::default(), committer: Default::default() })
         } else {
             Err(DbError::UnsupportedUrl(url.to_string()))
         }

@@ -142,7 +142,7 @@ pub async fn take_action(
             Pending::AlreadyTaken => ActionOutcome::AlreadyTaken,
         });
     }
-    Ok(match db::actions::insert_counted(db, page.id, &draft, tracking, &mails).await? {
+    Ok(match db::actions::insert_counted(db, page.id, draft, tracking.clone(), mails).await? {
         Some(action_id) => ActionOutcome::Recorded { action_id },
         None => ActionOutcome::AlreadyTaken,
     })
