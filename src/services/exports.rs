@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use futures_util::Stream;
 
-use crate::db::actions::{ExportFilter, ExportRow, export_batch};
+use crate::db::actions::{ExportFilter, ExportRow, export_batch, export_csv_batch};
 use crate::db::{Db, DbError};
 
 /// The columns, in order. Documented in the README.
@@ -81,7 +81,8 @@ pub fn header() -> Result<Bytes, DbError> {
     encode([COLUMNS.map(String::from)])
 }
 
-/// The export as a stream of CSV chunks: the header, then one chunk per batch of rows.
+/// The export as a stream of CSV chunks: the header, then one chunk per batch of rows
+/// (on SQLite, made by SQLite: `db::actions::export_csv_batch`).
 /// `on_rows` is told how many rows each chunk carried (for progress bars).
 pub fn stream(
     db: Db,
@@ -94,6 +95,14 @@ pub fn stream(
             return Ok(Some((header()?, (db, filter, after, false, on_rows))));
         }
         let Some(after) = after else { return Ok(None) };
+        if let Some(batch) = export_csv_batch(&db, &filter, after, BATCH).await? {
+            if batch.rows == 0 {
+                return Ok(None);
+            }
+            let next = if batch.rows < BATCH { None } else { Some(batch.last_id) };
+            on_rows(batch.rows as usize);
+            return Ok(Some((Bytes::from(batch.csv), (db, filter, next, false, on_rows))));
+        }
         let rows = export_batch(&db, &filter, after, BATCH).await?;
         if rows.is_empty() {
             return Ok(None);
