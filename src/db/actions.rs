@@ -97,56 +97,128 @@ pub(crate) struct NewAction {
 const COUNT_MANY: &str = "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, $4, $3)
      on conflict (page_id, shard) do update set actions = action_counts.actions + excluded.actions";
 
-/// Stores `actions` in one transaction on `db`'s writer: each action, its emails, and the
-/// count of each page. The ids are in the order of `actions`; `None` for an email address
-/// that had already acted on the page (earlier, or earlier in `actions`).
+/// Rows per multi-row insert. Each statement is a round trip to SQLite's thread, so fewer
+/// is faster; but sqlx binds SQLite parameters by name, at a cost quadratic in their number
+/// per statement, so not too many (256 rows were slower than one: measured).
+const ROWS_PER_STATEMENT: usize = 16;
+
+/// `n` rows of `row` (a tuple with placeholders `$1..$per_row`) for a multi-row statement,
+/// numbering the placeholders of each row after those of the row before, from `$first`.
+fn value_rows(row: &str, per_row: usize, n: usize, first: usize) -> String {
+    let mut sql = String::with_capacity((row.len() + 16) * n);
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let mut chars = row.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '$' {
+                sql.push(c);
+                continue;
+            }
+            let mut digits = String::new();
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                digits.push(d);
+            }
+            let k: usize = digits.parse().unwrap_or(1);
+            sql.push('$');
+            sql.push_str(&(k - 1 + first + i * per_row).to_string());
+        }
+    }
+    sql
+}
+
+/// Stores `actions` and `sent` marks in one transaction on `db`'s writer: each action, its
+/// emails, and the count of each page; each delivered message marked sent. The ids are in
+/// the order of `actions`, `None` for an email address that had already acted on the page
+/// (earlier, or earlier in `actions`); the marks say whether their owner still held the
+/// message.
 ///
-/// One prepared statement per row: sqlx binds SQLite parameters by name, which costs the
-/// square of their number in one statement, so multi-row inserts were slower (measured).
-/// Rows are written in (page, email) order and counts in page order, so that transactions
-/// of several nodes on PostgreSQL take their locks in one order and cannot deadlock.
-pub(crate) async fn insert_many(db: &Db, actions: &[NewAction]) -> Result<Vec<Option<i64>>, DbError> {
+/// Actions go in (page, email) order and counts in page order, so that transactions of
+/// several nodes on PostgreSQL take their locks in one order and cannot deadlock.
+pub(crate) async fn write_batch(
+    db: &Db,
+    actions: &[NewAction],
+    sent: &[crate::db::group_commit::SentMark],
+) -> Result<(Vec<Option<i64>>, Vec<bool>), DbError> {
+    use std::collections::{BTreeMap, HashMap, HashSet};
     let now = Utc::now();
     let shard = db.counter_shard();
-    let insert = format!(
-        "insert into actions ({DRAFT_COLUMNS})
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         on conflict (page_id, email) do nothing
-         returning id"
-    );
-    let mut order: Vec<usize> = (0..actions.len()).collect();
-    order.sort_by(|&a, &b| {
-        (actions[a].page_id, actions[a].draft.email.as_str())
-            .cmp(&(actions[b].page_id, actions[b].draft.email.as_str()))
-    });
+    let mut sorted: Vec<(usize, &NewAction)> = actions.iter().enumerate().collect();
+    sorted.sort_by(|(_, a), (_, b)| (a.page_id, a.draft.email.as_str()).cmp(&(b.page_id, b.draft.email.as_str())));
+    let draft_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    let mail_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13)";
     let mut ids = vec![None; actions.len()];
-    let mut counts: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+    let mut marked = vec![false; sent.len()];
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
     on_writer!(db, pool => {
         let mut tx = pool.begin().await?;
-        for &n in &order {
-            let NewAction { page_id, draft, tracking, mails } = &actions[n];
-            let id: Option<i64> = bind_draft!(sqlx::query_scalar(&insert), page_id, draft, tracking, now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(id) = id else { continue };
-            ids[n] = Some(id);
-            *counts.entry(*page_id).or_default() += 1;
-            for mail in mails {
-                let status = if mail.for_digest { "waiting" } else { "pending" };
-                crate::db::outbox::bind_mail!(sqlx::query(crate::db::outbox::INSERT), mail, Some(id), page_id, status, None::<i64>, now)
-                    .execute(&mut *tx)
-                    .await?;
+        let mut stored: HashMap<(i64, String), i64> = HashMap::new();
+        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "insert into actions ({DRAFT_COLUMNS}) values {} on conflict (page_id, email) do nothing
+                 returning id, page_id, email",
+                value_rows(draft_row, 17, chunk.len(), 1)
+            );
+            let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+            for (_, action) in chunk {
+                query = bind_draft!(query, action.page_id, action.draft, action.tracking, now);
             }
+            for (id, page_id, email) in query.fetch_all(&mut *tx).await? {
+                stored.insert((page_id, email), id);
+            }
+        }
+        // The first of each stored (page, email) in the batch is the one acknowledged as new.
+        let mut mails = Vec::new();
+        for (n, action) in &sorted {
+            if let Some(id) = stored.remove(&(action.page_id, action.draft.email.as_str().to_string())) {
+                ids[*n] = Some(id);
+                *counts.entry(action.page_id).or_default() += 1;
+                mails.extend(action.mails.iter().map(|mail| (id, action.page_id, mail)));
+            }
+        }
+        for chunk in mails.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address,
+                    reply_to_name, subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)
+                 values {}",
+                value_rows(mail_row, 13, chunk.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, page_id, mail) in chunk {
+                let status = if mail.for_digest { "waiting" } else { "pending" };
+                query = crate::db::outbox::bind_mail!(query, mail, Some(*id), *page_id, status, None::<i64>, now);
+            }
+            query.execute(&mut *tx).await?;
         }
         for (page_id, count) in &counts {
             sqlx::query(COUNT_MANY).bind(page_id).bind(shard).bind(now).bind(count).execute(&mut *tx).await?;
+        }
+        let mut by_owner: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for mark in sent {
+            by_owner.entry(mark.owner.as_str()).or_default().push(mark.id);
+        }
+        let mut done: HashSet<i64> = HashSet::new();
+        for (owner, mut marks) in by_owner {
+            marks.sort_unstable();
+            for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!("{} and id in ({}) returning id", crate::db::outbox::MARK_SENT, value_rows("$1", 1, chunk.len(), 3));
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                done.extend(query.fetch_all(&mut *tx).await?);
+            }
+        }
+        for (n, mark) in sent.iter().enumerate() {
+            marked[n] = done.contains(&mark.id);
         }
         tx.commit().await?;
     });
     if !counts.is_empty() {
         db.cache.counts_changed();
     }
-    Ok(ids)
+    Ok((ids, marked))
 }
 
 /// The actions of a page, oldest first.
@@ -460,4 +532,15 @@ pub async fn withdraw_consent(db: &Db, id: i64) -> Result<bool, DbError> {
          where email = (select email from actions where id = $1)")
         .bind(id).bind(Utc::now()).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(changed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_rows;
+
+    #[test]
+    fn value_rows_number_each_rows_placeholders_after_the_last() {
+        assert_eq!(value_rows("($1, 0, $2, $2)", 2, 3, 1), "($1, 0, $2, $2), ($3, 0, $4, $4), ($5, 0, $6, $6)");
+        assert_eq!(value_rows("$1", 1, 3, 3), "$3, $4, $5");
+    }
 }

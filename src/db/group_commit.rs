@@ -1,27 +1,35 @@
-//! Group commit: actions submitted at the same moment are written in one transaction, so
-//! that one write to disk (the slow part of a durable commit) acknowledges them all.
+//! Group commit: writes made at the same moment share one transaction, so that one write to
+//! disk (the slow part of a durable commit) acknowledges them all. Two kinds of write go
+//! this way, the busiest: new actions, and the delivery worker's "sent" marks.
 //!
-//! A task per process takes every action waiting in its queue, writes them together
-//! (`actions::insert_many`) and only then answers each submitter. There is no waiting for
-//! company: a lone action is written at once, and while one transaction commits, the
-//! actions arriving meanwhile gather for the next. Should a shared transaction fail, each
-//! of its actions is tried again alone, so that one bad action cannot fail its neighbours.
+//! A task per process takes everything waiting in its queue, writes it together
+//! (`actions::write_batch`) and only then answers each caller. There is no waiting for
+//! company: a lone write goes at once, and while one transaction commits, the writes
+//! arriving meanwhile gather for the next. Should a shared transaction fail, each of its
+//! writes is tried again alone, so that one bad row cannot fail its neighbours.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::actions::{NewAction, insert_many};
+use crate::db::actions::{NewAction, write_batch};
 use crate::db::{Db, DbError};
 
-/// Most actions in one transaction.
+/// Most writes in one transaction.
 const MAX_BATCH: usize = 256;
-/// Actions waiting beyond this make submitters wait for room (back-pressure).
+/// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
 
-struct Job {
-    action: NewAction,
-    reply: oneshot::Sender<Result<Option<i64>, DbError>>,
+/// A delivered message to mark sent, if `owner` still holds its lease.
+#[derive(Debug, Clone)]
+pub(crate) struct SentMark {
+    pub id: i64,
+    pub owner: String,
+}
+
+enum Job {
+    Action(NewAction, oneshot::Sender<Result<Option<i64>, DbError>>),
+    Sent(SentMark, oneshot::Sender<Result<bool, DbError>>),
 }
 
 /// The queue of a database handle's committer; shared by its clones.
@@ -48,41 +56,72 @@ impl Committer {
     }
 }
 
-/// Stores the action with whatever else is being submitted; returns once it is committed.
+/// Stores the action with whatever else is being written; returns once it is committed.
 pub(crate) async fn submit(db: &Db, action: NewAction) -> Result<Option<i64>, DbError> {
     let (reply, answer) = oneshot::channel();
-    let job = Job { action, reply };
-    match db.committer.queue(db).send(job).await {
-        Ok(()) => match answer.await {
-            Ok(result) => result,
-            // The task ended with the runtime before answering: nothing was acknowledged.
-            Err(_) => Err(DbError::Unavailable("the committing task stopped".into())),
-        },
+    match db.committer.queue(db).send(Job::Action(action, reply)).await {
+        Ok(()) => answer.await.unwrap_or_else(|_| Err(stopped())),
         // The queue closed between taking it and sending: write alone.
-        Err(mpsc::error::SendError(job)) => Ok(insert_many(db, std::slice::from_ref(&job.action)).await?[0]),
+        Err(mpsc::error::SendError(Job::Action(action, _))) => Ok(write_batch(db, &[action], &[]).await?.0[0]),
+        Err(_) => Err(stopped()),
     }
+}
+
+/// Marks a delivered message sent, with whatever else is being written; returns once it is
+/// committed, and whether `owner` still held the message.
+pub(crate) async fn mark_sent(db: &Db, mark: SentMark) -> Result<bool, DbError> {
+    let (reply, answer) = oneshot::channel();
+    match db.committer.queue(db).send(Job::Sent(mark, reply)).await {
+        Ok(()) => answer.await.unwrap_or_else(|_| Err(stopped())),
+        Err(mpsc::error::SendError(Job::Sent(mark, _))) => Ok(write_batch(db, &[], &[mark]).await?.1[0]),
+        Err(_) => Err(stopped()),
+    }
+}
+
+/// The task ended with its runtime before answering: nothing was acknowledged.
+fn stopped() -> DbError {
+    DbError::Unavailable("the committing task stopped".into())
 }
 
 async fn run(db: Db, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let (actions, replies): (Vec<NewAction>, Vec<_>) = jobs.drain(..).map(|job| (job.action, job.reply)).unzip();
-        match insert_many(&db, &actions).await {
-            Ok(ids) => {
-                for (reply, id) in replies.into_iter().zip(ids) {
-                    let _ = reply.send(Ok(id));
+        let (mut actions, mut action_replies, mut marks, mut mark_replies) = (vec![], vec![], vec![], vec![]);
+        for job in jobs.drain(..) {
+            match job {
+                Job::Action(action, reply) => {
+                    actions.push(action);
+                    action_replies.push(reply);
+                }
+                Job::Sent(mark, reply) => {
+                    marks.push(mark);
+                    mark_replies.push(reply);
                 }
             }
-            Err(error) if actions.len() == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
+        }
+        match write_batch(&db, &actions, &marks).await {
+            Ok((ids, marked)) => {
+                for (reply, id) in action_replies.into_iter().zip(ids) {
+                    let _ = reply.send(Ok(id));
+                }
+                for (reply, done) in mark_replies.into_iter().zip(marked) {
+                    let _ = reply.send(Ok(done));
+                }
+            }
+            Err(error) if actions.len() + marks.len() == 1 => {
+                if let Some(reply) = action_replies.into_iter().next() {
+                    let _ = reply.send(Err(error));
+                } else if let Some(reply) = mark_replies.into_iter().next() {
                     let _ = reply.send(Err(error));
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, actions = actions.len(), "a shared transaction failed; writing its actions one by one");
-                for (action, reply) in actions.iter().zip(replies) {
-                    let result = insert_many(&db, std::slice::from_ref(action)).await.map(|ids| ids[0]);
-                    let _ = reply.send(result);
+                tracing::warn!(%error, writes = actions.len() + marks.len(), "a shared transaction failed; writing one by one");
+                for (action, reply) in actions.into_iter().zip(action_replies) {
+                    let _ = reply.send(write_batch(&db, &[action], &[]).await.map(|(ids, _)| ids[0]));
+                }
+                for (mark, reply) in marks.into_iter().zip(mark_replies) {
+                    let _ = reply.send(write_batch(&db, &[], &[mark]).await.map(|(_, marked)| marked[0]));
                 }
             }
         }

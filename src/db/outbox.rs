@@ -131,14 +131,18 @@ pub async fn claim(
     )
 }
 
-/// Records a delivery, if `owner` still holds the message.
-pub async fn mark_sent(db: &Db, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let done = on_writer!(db, pool => sqlx::query(
-        "update outbox set status = 'sent', sent_at = $1, attempts = attempts + 1, lease_owner = null, lease_until = null,
-                last_error = null
-         where id = $2 and lease_owner = $3 and status = 'pending'")
-        .bind(now).bind(id).bind(owner).execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(done > 0)
+/// Marks messages sent if their owner still holds them: `$1` the time, `$2` the owner; the
+/// caller adds `and id in (…)`.
+pub(crate) const MARK_SENT: &str =
+    "update outbox set status = 'sent', sent_at = $1, attempts = attempts + 1, lease_owner = null, lease_until = null,
+            last_error = null
+     where lease_owner = $2 and status = 'pending'";
+
+/// Records a delivery, if `owner` still holds the message. Returns once committed; writes
+/// made at the same moment share one commit (`db::group_commit`), whose time is `sent_at`.
+pub async fn mark_sent(db: &Db, id: i64, owner: &str) -> Result<bool, DbError> {
+    let mark = crate::db::group_commit::SentMark { id, owner: owner.to_string() };
+    crate::db::group_commit::mark_sent(db, mark).await
 }
 
 /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
