@@ -381,9 +381,9 @@ async fn main() -> anyhow::Result<()> {
                 from: from.and_then(start_of),
                 until: to.and_then(|day| day.succ_opt()).and_then(start_of),
             };
-            let total = undersigned::db::actions::export_count(&db, &filter).await?;
+            // Counting first costs a pass over the actions: only for a person watching.
             let progress = if std::io::stderr().is_terminal() {
-                ProgressBar::new(total.max(0) as u64)
+                ProgressBar::new(undersigned::db::actions::export_count(&db, &filter).await?.max(0) as u64)
             } else {
                 ProgressBar::hidden()
             };
@@ -406,7 +406,7 @@ async fn main() -> anyhow::Result<()> {
             out.flush()?;
             progress.finish_and_clear();
             if let Some(path) = output {
-                eprintln!("exported {total} actions to {}", path.display());
+                eprintln!("exported {} actions to {}", progress.position(), path.display());
             }
         }
         Command::Users { command: UsersCommand::Create { email, role } } => {
