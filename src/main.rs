@@ -381,9 +381,9 @@ async fn main() -> anyhow::Result<()> {
                 from: from.and_then(start_of),
                 until: to.and_then(|day| day.succ_opt()).and_then(start_of),
             };
-            // Counting first costs a pass over the actions: only for a person watching.
+            let total = undersigned::db::actions::export_count(&db, &filter).await?;
             let progress = if std::io::stderr().is_terminal() {
-                ProgressBar::new(undersigned::db::actions::export_count(&db, &filter).await?.max(0) as u64)
+                ProgressBar::new(total.max(0) as u64)
             } else {
                 ProgressBar::hidden()
             };
@@ -406,7 +406,7 @@ async fn main() -> anyhow::Result<()> {
             out.flush()?;
             progress.finish_and_clear();
             if let Some(path) = output {
-                eprintln!("exported {} actions to {}", progress.position(), path.display());
+                eprintln!("exported {total} actions to {}", path.display());
             }
         }
         Command::Users { command: UsersCommand::Create { email, role } } => {

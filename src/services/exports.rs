@@ -2,9 +2,9 @@
 //! export of a million actions needs no more memory than one of a hundred.
 
 use axum::body::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::Stream;
 
-use crate::db::actions::{ExportFilter, ExportRow, export_batch, export_csv_range};
+use crate::db::actions::{ExportFilter, ExportRow, export_batch, export_csv_batch};
 use crate::db::{Db, DbError};
 
 /// The columns, in order. Documented in the README.
@@ -81,71 +81,28 @@ pub fn header() -> Result<Bytes, DbError> {
     encode([COLUMNS.map(String::from)])
 }
 
-/// Batches of the export read at once on SQLite, each by its own reader connection.
-const PARALLEL_BATCHES: usize = 2;
-
-/// The export as a stream of CSV chunks: the header, then one chunk per batch of rows.
+/// The export as a stream of CSV chunks: the header, then one chunk per batch of rows
+/// (on SQLite, made by SQLite: `db::actions::export_csv_batch`).
 /// `on_rows` is told how many rows each chunk carried (for progress bars).
-///
-/// On SQLite the lines are made by SQLite (`db::actions::export_csv_range`), two ranges of
-/// ids at a time on two connections, in order; on PostgreSQL rows are read in batches
-/// after the last id seen and encoded here.
 pub fn stream(
     db: Db,
     filter: ExportFilter,
-    on_rows: impl Fn(usize) + Send + Sync + 'static,
+    on_rows: impl Fn(usize) + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, DbError>> + Send {
-    let head = futures_util::stream::once(async { header() });
-    let body = futures_util::stream::once(async move {
-        if db.backend_name() == "sqlite" {
-            sqlite_chunks(db, filter, on_rows).await
-        } else {
-            Ok(rust_chunks(db, filter, on_rows))
+    let start = (db, filter, Some(0_i64), true, on_rows);
+    futures_util::stream::try_unfold(start, |(db, filter, after, first, on_rows)| async move {
+        if first {
+            return Ok(Some((header()?, (db, filter, after, false, on_rows))));
         }
-    })
-    .try_flatten();
-    head.chain(body)
-}
-
-type Chunks = futures_util::stream::BoxStream<'static, Result<Bytes, DbError>>;
-
-async fn sqlite_chunks(
-    db: Db,
-    filter: ExportFilter,
-    on_rows: impl Fn(usize) + Send + Sync + 'static,
-) -> Result<Chunks, DbError> {
-    let Some((low, high)) = crate::db::actions::id_bounds(&db).await? else {
-        return Ok(futures_util::stream::empty().boxed());
-    };
-    let on_rows = std::sync::Arc::new(on_rows);
-    let starts = (low - 1..high).step_by(BATCH as usize);
-    let chunks = futures_util::stream::iter(starts)
-        .map(move |after| {
-            let (db, filter) = (db.clone(), filter.clone());
-            async move {
-                export_csv_range(&db, &filter, after, after + BATCH)
-                    .await?
-                    .ok_or_else(|| DbError::Unavailable("SQLite exports need SQLite".into()))
-            }
-        })
-        .buffered(PARALLEL_BATCHES)
-        .try_filter_map(move |batch| {
-            let on_rows = on_rows.clone();
-            async move {
-                if batch.rows == 0 {
-                    return Ok(None);
-                }
-                on_rows(batch.rows as usize);
-                Ok(Some(Bytes::from(batch.csv)))
-            }
-        });
-    Ok(chunks.boxed())
-}
-
-fn rust_chunks(db: Db, filter: ExportFilter, on_rows: impl Fn(usize) + Send + Sync + 'static) -> Chunks {
-    let start = (db, filter, Some(0_i64), on_rows);
-    futures_util::stream::try_unfold(start, |(db, filter, after, on_rows)| async move {
         let Some(after) = after else { return Ok(None) };
+        if let Some(batch) = export_csv_batch(&db, &filter, after, BATCH).await? {
+            if batch.rows == 0 {
+                return Ok(None);
+            }
+            let next = if batch.rows < BATCH { None } else { Some(batch.last_id) };
+            on_rows(batch.rows as usize);
+            return Ok(Some((Bytes::from(batch.csv), (db, filter, next, false, on_rows))));
+        }
         let rows = export_batch(&db, &filter, after, BATCH).await?;
         if rows.is_empty() {
             return Ok(None);
@@ -153,9 +110,8 @@ fn rust_chunks(db: Db, filter: ExportFilter, on_rows: impl Fn(usize) + Send + Sy
         let next = if (rows.len() as i64) < BATCH { None } else { rows.last().map(|row| row.id) };
         on_rows(rows.len());
         let chunk = encode(rows.iter().map(record))?;
-        Ok(Some((chunk, (db, filter, next, on_rows))))
+        Ok(Some((chunk, (db, filter, next, false, on_rows))))
     })
-    .boxed()
 }
 
 #[cfg(test)]
