@@ -28,7 +28,7 @@ pub(crate) struct SentMark {
 }
 
 enum Job {
-    Action(NewAction, oneshot::Sender<Result<Option<i64>, DbError>>),
+    Action(Box<NewAction>, oneshot::Sender<Result<Option<i64>, DbError>>),
     Sent(SentMark, oneshot::Sender<Result<bool, DbError>>),
 }
 
@@ -59,10 +59,10 @@ impl Committer {
 /// Stores the action with whatever else is being written; returns once it is committed.
 pub(crate) async fn submit(db: &Db, action: NewAction) -> Result<Option<i64>, DbError> {
     let (reply, answer) = oneshot::channel();
-    match db.committer.queue(db).send(Job::Action(action, reply)).await {
+    match db.committer.queue(db).send(Job::Action(Box::new(action), reply)).await {
         Ok(()) => answer.await.unwrap_or_else(|_| Err(stopped())),
         // The queue closed between taking it and sending: write alone.
-        Err(mpsc::error::SendError(Job::Action(action, _))) => Ok(write_batch(db, &[action], &[]).await?.0[0]),
+        Err(mpsc::error::SendError(Job::Action(action, _))) => Ok(write_batch(db, &[*action], &[]).await?.0[0]),
         Err(_) => Err(stopped()),
     }
 }
@@ -90,7 +90,7 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<Job>) {
         for job in jobs.drain(..) {
             match job {
                 Job::Action(action, reply) => {
-                    actions.push(action);
+                    actions.push(*action);
                     action_replies.push(reply);
                 }
                 Job::Sent(mark, reply) => {
