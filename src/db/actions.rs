@@ -147,7 +147,6 @@ pub(crate) async fn write_batch(
     let mut sorted: Vec<(usize, &NewAction)> = actions.iter().enumerate().collect();
     sorted.sort_by(|(_, a), (_, b)| (a.page_id, a.draft.email.as_str()).cmp(&(b.page_id, b.draft.email.as_str())));
     let draft_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-    let mail_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13)";
     let mut ids = vec![None; actions.len()];
     let mut marked = vec![false; sent.len()];
     let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
@@ -178,12 +177,7 @@ pub(crate) async fn write_batch(
             }
         }
         for chunk in mails.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address,
-                    reply_to_name, subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)
-                 values {}",
-                value_rows(mail_row, 13, chunk.len(), 1)
-            );
+            let sql = format!("{}{}", crate::db::outbox::INSERT_INTO, value_rows(crate::db::outbox::INSERT_ROW, 13, chunk.len(), 1));
             let mut query = sqlx::query(&sql);
             for (id, page_id, mail) in chunk {
                 let status = if mail.for_digest { "waiting" } else { "pending" };
@@ -536,7 +530,73 @@ pub async fn withdraw_consent(db: &Db, id: i64) -> Result<bool, DbError> {
 
 #[cfg(test)]
 mod tests {
-    use super::value_rows;
+    use super::*;
+    use crate::db::group_commit::SentMark;
+    use crate::db::outbox::MailKind;
+    use crate::domain::action::Submission;
+
+    async fn demo_db(dir: &std::path::Path) -> (Db, crate::db::pages::Page) {
+        let db = Db::connect(&format!("sqlite://{}", dir.join("t.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        crate::services::demo::load_demo(&db).await.unwrap();
+        let page = crate::db::pages::find_by_slug(&db, "dont-abandon-refugees").await.unwrap().unwrap();
+        (db, page)
+    }
+
+    fn action(page: &crate::db::pages::Page, email: &str) -> NewAction {
+        let submission = Submission {
+            first_name: "Ana".into(),
+            last_name: "Silva".into(),
+            email: email.into(),
+            postal_code: "K1A 0B1".into(),
+            subject: Some("Please act".into()),
+            message: Some("People seeking safety deserve a hearing.".into()),
+            consent: true,
+            ..Default::default()
+        };
+        let draft = ActionDraft::parse(&submission, page.spec.form().unwrap()).unwrap();
+        let mail = NewMail {
+            kind: MailKind::Thanks,
+            to_address: email.into(),
+            to_name: None,
+            from_name: None,
+            reply_to_address: None,
+            reply_to_name: None,
+            subject: "Thank you".into(),
+            body: "Thank you".into(),
+            for_digest: false,
+        };
+        NewAction { page_id: page.id, draft, tracking: Tracking::default(), mails: vec![mail] }
+    }
+
+    #[tokio::test]
+    async fn a_batch_stores_each_address_once_and_marks_only_held_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, page) = demo_db(dir.path()).await;
+        let batch = [action(&page, "b@example.org"), action(&page, "a@example.org"), action(&page, "b@example.org")];
+        let (ids, _) = write_batch(&db, &batch, &[]).await.unwrap();
+        assert!(ids[0].is_some() && ids[1].is_some(), "{ids:?}");
+        assert_eq!(ids[2], None, "the second submission of an address in one batch is a repeat");
+        assert_eq!(crate::db::counters::page_actions(&db, page.id).await.unwrap(), 2);
+        let (pending, _, _) = crate::db::outbox::counts(&db).await.unwrap();
+        assert_eq!(pending, 2, "emails of stored actions only");
+
+        let (again, _) = write_batch(&db, &[action(&page, "a@example.org")], &[]).await.unwrap();
+        assert_eq!(again, [None], "a repeat in a later batch");
+        assert_eq!(crate::db::counters::page_actions(&db, page.id).await.unwrap(), 2);
+
+        let now = Utc::now();
+        let claimed =
+            crate::db::outbox::claim(&db, "worker-a", now, now + chrono::TimeDelta::seconds(60), 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let marks = [
+            SentMark { id: claimed[0].id, owner: "worker-a".into() },
+            SentMark { id: claimed[1].id, owner: "worker-b".into() },
+        ];
+        let (_, marked) = write_batch(&db, &[], &marks).await.unwrap();
+        assert_eq!(marked, [true, false], "only the lease holder marks a message sent");
+        assert_eq!(crate::db::outbox::counts(&db).await.unwrap(), (1, 1, 0));
+    }
 
     #[test]
     fn value_rows_number_each_rows_placeholders_after_the_last() {

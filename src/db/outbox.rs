@@ -75,9 +75,22 @@ pub struct OutgoingMail {
     pub created_at: DateTime<Utc>,
 }
 
-pub(crate) const INSERT: &str = "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name,
-        reply_to_address, reply_to_name, subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13)";
+/// `INSERT` without its row, for multi-row inserts of `INSERT_ROW`.
+macro_rules! insert_into {
+    () => {
+        "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
+            subject, body, status, pending_action_id, attempts, next_attempt_at, created_at) values "
+    };
+}
+/// One row of `INSERT`, its parameters bound by `bind_mail!`.
+macro_rules! insert_row {
+    () => {
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13)"
+    };
+}
+pub(crate) const INSERT_INTO: &str = insert_into!();
+pub(crate) const INSERT_ROW: &str = insert_row!();
+pub(crate) const INSERT: &str = concat!(insert_into!(), insert_row!());
 
 /// Binds the parameters of `INSERT`.
 macro_rules! bind_mail {
