@@ -371,83 +371,160 @@ pub async fn export_batch(db: &Db, filter: &ExportFilter, after: i64, limit: i64
         .bind(after).bind(limit).fetch_all(pool).await)?)
 }
 
-/// A cell of the CSV export, built by SQLite: `expr` as text, neutralised (see
-/// `services::exports::neutralise`) if asked, and quoted as the csv crate quotes (only a
-/// cell holding a comma, a quote or a line break; quotes doubled). One GLOB finds those.
-fn csv_cell(expr: &str, neutralise: bool) -> String {
-    let text = format!("coalesce({expr}, '')");
-    let text = if neutralise {
-        format!(
-            "(case when substr({text}, 1, 1) in ('=', '+', '-', '@', char(9), char(13)) then '''' || {text} else {text} end)"
-        )
-    } else {
-        text
-    };
-    format!("(case when {text} glob '*[,\"\n\r]*' then '\"' || replace({text}, '\"', '\"\"') || '\"' else {text} end)")
+/// One row of the CSV export, borrowed from wherever it was read.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportCells<'a> {
+    pub id: i64,
+    pub campaign: &'a str,
+    pub page: &'a str,
+    pub kind: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub email: &'a str,
+    pub postal_code: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub consent: bool,
+    pub consent_text: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub utm_source: Option<&'a str>,
+    pub utm_medium: Option<&'a str>,
+    pub utm_campaign: Option<&'a str>,
+    pub utm_content: Option<&'a str>,
+    pub utm_term: Option<&'a str>,
+    pub referrer: Option<&'a str>,
 }
 
-/// A batch of the export as CSV lines.
-#[derive(Debug)]
-pub struct CsvBatch {
-    pub csv: String,
-    pub rows: i64,
-    pub last_id: i64,
+impl ExportRow {
+    pub fn cells(&self) -> ExportCells<'_> {
+        ExportCells {
+            id: self.id,
+            campaign: &self.campaign,
+            page: &self.page,
+            kind: &self.kind,
+            created_at: self.created_at,
+            first_name: self.first_name.as_deref(),
+            last_name: self.last_name.as_deref(),
+            email: &self.email,
+            postal_code: self.postal_code.as_deref(),
+            country: self.country.as_deref(),
+            consent: self.consent,
+            consent_text: self.consent_text.as_deref(),
+            subject: self.subject.as_deref(),
+            message: self.message.as_deref(),
+            utm_source: self.utm_source.as_deref(),
+            utm_medium: self.utm_medium.as_deref(),
+            utm_campaign: self.utm_campaign.as_deref(),
+            utm_content: self.utm_content.as_deref(),
+            utm_term: self.utm_term.as_deref(),
+            referrer: self.referrer.as_deref(),
+        }
+    }
 }
 
-/// On SQLite, the next `limit` rows of an export after action `after` as CSV lines made by
-/// SQLite itself, one value per batch: sqlx hands SQLite rows over value by value between
-/// threads, which made a million-row export take 13 s (measured). The cells are those of
-/// `services::exports`; the export tests compare them on both backends. `None` on
-/// PostgreSQL, whose rows sqlx reads cheaply (use `export_batch`).
-pub async fn export_csv_batch(
-    db: &Db,
-    filter: &ExportFilter,
-    after: i64,
-    limit: i64,
-) -> Result<Option<CsvBatch>, DbError> {
+/// Where `export_sqlite_file` puts the rows it reads.
+pub trait ExportSink {
+    /// One row, valid for the call.
+    fn row(&mut self, cells: &ExportCells<'_>) -> Result<(), DbError>;
+    /// The end of a batch of `rows` rows, once its read transaction is over; `false` stops
+    /// the export (its reader has gone).
+    fn batch_done(&mut self, rows: usize) -> bool;
+}
+
+/// The SQLite file behind `db`, which an export can open a connection of its own to; `None`
+/// on PostgreSQL or for a database in memory (use `export_batch`).
+pub fn export_sqlite_path(db: &Db) -> Option<std::path::PathBuf> {
     let crate::db::Backend::Sqlite { reader, .. } = &db.backend else {
-        return Ok(None);
+        return None;
     };
-    let cells = [
-        "cast(a.id as text)".to_string(),
-        csv_cell("c.slug", true),
-        csv_cell("p.slug", true),
-        csv_cell("p.kind", false),
-        // Stored as RFC 3339 in UTC with fractions ("…T03:11:11.126714106+00:00").
-        "substr(a.created_at, 1, 19) || 'Z'".to_string(),
-        csv_cell("a.first_name", true),
-        csv_cell("a.last_name", true),
-        csv_cell("a.email", true),
-        csv_cell("a.postal_code", true),
-        csv_cell("a.country", true),
-        "(case when a.consent then 'yes' else 'no' end)".to_string(),
-        csv_cell("a.consent_text", true),
-        csv_cell("a.subject", true),
-        csv_cell("a.message", true),
-        csv_cell("a.utm_source", true),
-        csv_cell("a.utm_medium", true),
-        csv_cell("a.utm_campaign", true),
-        csv_cell("a.utm_content", true),
-        csv_cell("a.utm_term", true),
-        csv_cell("a.referrer", true),
-    ];
-    let line = cells.join(" || ',' || ");
+    let options = reader.connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    (!name.is_empty() && !name.starts_with(':') && !name.contains("mode=memory")).then(|| path.to_path_buf())
+}
+
+/// Column `i` of an export row read from SQLite, as text.
+fn cell<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>, DbError> {
+    match row.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        value => Ok(Some(value.as_str().map_err(|e| DbError::Corrupt(format!("export column {i}: {e}")))?)),
+    }
+}
+
+/// Reads an export from the SQLite file at `path` with a read-only connection of its own,
+/// on the calling thread (a blocking one): batches of `limit` rows in id order, each its own
+/// short read transaction, each row handed to `sink` as it is read.
+///
+/// sqlx hands SQLite rows from its connection's thread to the caller value by value, which
+/// made a million-row export take 13 s (measured); read here, in place, it takes about
+/// two. The rows and their order are those of `export_batch`.
+pub fn export_sqlite_file(
+    path: &std::path::Path,
+    filter: &ExportFilter,
+    limit: usize,
+    sink: &mut dyn ExportSink,
+) -> Result<(), DbError> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
     let sql = format!(
-        "select group_concat(line, '' order by id), count(*), max(id) from (
-            select a.id, {line} || char(10) as line
-            from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
-            where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6)"
+        "select a.id, c.slug, p.slug, p.kind, a.created_at, a.first_name, a.last_name, a.email,
+                a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source, a.utm_medium,
+                a.utm_campaign, a.utm_content, a.utm_term, a.referrer
+         from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
+         where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
     );
-    let (csv, rows, last_id): (Option<String>, i64, Option<i64>) = sqlx::query_as(&sql)
-        .bind(filter.campaign.as_deref())
-        .bind(filter.page.as_deref())
-        .bind(filter.from)
-        .bind(filter.until)
-        .bind(after)
-        .bind(limit)
-        .fetch_one(reader)
-        .await?;
-    Ok(Some(CsvBatch { csv: csv.unwrap_or_default(), rows, last_id: last_id.unwrap_or(after) }))
+    let mut statement = connection.prepare(&sql)?;
+    // As sqlx binds times to SQLite, so that they compare with the stored ones alike.
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
+    let (from, until) = (time(filter.from), time(filter.until));
+    let mut after = 0_i64;
+    loop {
+        let mut rows = statement.query(rusqlite::named_params! {
+            "$1": filter.campaign, "$2": filter.page, "$3": from, "$4": until, "$5": after, "$6": limit as i64,
+        })?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            let text = |i| cell(row, i);
+            let required = |i| cell(row, i)?.ok_or_else(|| DbError::Corrupt(format!("export column {i} is null")));
+            let created_at = required(4)?;
+            let created_at = DateTime::parse_from_rfc3339(created_at)
+                .map_err(|e| DbError::Corrupt(format!("action time {created_at:?}: {e}")))?
+                .with_timezone(&Utc);
+            after = row.get(0)?;
+            sink.row(&ExportCells {
+                id: after,
+                campaign: required(1)?,
+                page: required(2)?,
+                kind: required(3)?,
+                created_at,
+                first_name: text(5)?,
+                last_name: text(6)?,
+                email: required(7)?,
+                postal_code: text(8)?,
+                country: text(9)?,
+                consent: row.get(10)?,
+                consent_text: text(11)?,
+                subject: text(12)?,
+                message: text(13)?,
+                utm_source: text(14)?,
+                utm_medium: text(15)?,
+                utm_campaign: text(16)?,
+                utm_content: text(17)?,
+                utm_term: text(18)?,
+                referrer: text(19)?,
+            })?;
+            count += 1;
+        }
+        drop(rows);
+        if !sink.batch_done(count) || count < limit {
+            return Ok(());
+        }
+    }
 }
 
 pub async fn export_count(db: &Db, filter: &ExportFilter) -> Result<i64, DbError> {

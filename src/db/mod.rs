@@ -71,6 +71,9 @@ pub enum DbError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    /// From the connection an export reads a SQLite file with (`actions::export_sqlite_file`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data cannot be read: {0}")]
