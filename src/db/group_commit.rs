@@ -9,14 +9,19 @@
 //! writes is tried again alone, so that one bad row cannot fail its neighbours.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::actions::{NewAction, write_batch};
-use crate::db::{Db, DbError};
+use crate::db::actions::{NewAction, write_batch, write_batch_with};
+use crate::db::{Db, DbError, Writer};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 256;
+/// How long the task keeps its writing connection while writes keep coming, rather than
+/// give it back and take it again for each transaction. Other writers (on SQLite there is
+/// one connection) wait this long at most.
+const HOLD: Duration = Duration::from_millis(20);
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
 
@@ -85,7 +90,15 @@ fn stopped() -> DbError {
 
 async fn run(db: Db, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    let mut held: Option<(Writer, Instant)> = None;
+    loop {
+        // Keep the connection only while writes are already waiting, and not for too long.
+        if held.as_ref().is_some_and(|(_, since)| receiver.is_empty() || since.elapsed() >= HOLD) {
+            held = None;
+        }
+        if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            break;
+        }
         let (mut actions, mut action_replies, mut marks, mut mark_replies) = (vec![], vec![], vec![], vec![]);
         for job in jobs.drain(..) {
             match job {
@@ -99,7 +112,20 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<Job>) {
                 }
             }
         }
-        match write_batch(&db, &actions, &marks).await {
+        let written = match &mut held {
+            Some((writer, _)) => write_batch_with(&db, writer, &actions, &marks).await,
+            None => match db.writer().await {
+                Ok(writer) => {
+                    write_batch_with(&db, &mut held.insert((writer, Instant::now())).0, &actions, &marks).await
+                }
+                Err(error) => Err(error),
+            },
+        };
+        if written.is_err() {
+            // Not knowing what state the connection is in, give it back.
+            held = None;
+        }
+        match written {
             Ok((ids, marked)) => {
                 for (reply, id) in action_replies.into_iter().zip(ids) {
                     let _ = reply.send(Ok(id));

@@ -76,10 +76,15 @@ pub struct OutgoingMail {
 }
 
 /// `INSERT` without its row, for multi-row inserts of `INSERT_ROW`.
-macro_rules! insert_into {
+macro_rules! insert_columns {
     () => {
         "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
-            subject, body, status, pending_action_id, attempts, next_attempt_at, created_at) values "
+            subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)"
+    };
+}
+macro_rules! insert_into {
+    () => {
+        concat!(insert_columns!(), " values ")
     };
 }
 /// One row of `INSERT`, its parameters bound by `bind_mail!`.
@@ -88,6 +93,8 @@ macro_rules! insert_row {
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13)"
     };
 }
+/// `INSERT` without its values, for `INSERT … SELECT`.
+pub(crate) const INSERT_COLUMNS: &str = insert_columns!();
 pub(crate) const INSERT_INTO: &str = insert_into!();
 pub(crate) const INSERT_ROW: &str = insert_row!();
 pub(crate) const INSERT: &str = concat!(insert_into!(), insert_row!());
@@ -144,12 +151,11 @@ pub async fn claim(
     )
 }
 
-/// Marks messages sent if their owner still holds them: `$1` the time, `$2` the owner; the
-/// caller adds `and id in (…)`.
+/// Marks messages sent, `$1` the time; the caller adds which (`where`: pending messages whose
+/// owner still holds them).
 pub(crate) const MARK_SENT: &str =
     "update outbox set status = 'sent', sent_at = $1, attempts = attempts + 1, lease_owner = null, lease_until = null,
-            last_error = null
-     where lease_owner = $2 and status = 'pending'";
+            last_error = null";
 
 /// Records a delivery, if `owner` still holds the message. Returns once committed; writes
 /// made at the same moment share one commit (`db::group_commit`), whose time is `sent_at`.
