@@ -1,6 +1,6 @@
 //! Actions taken on pages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -179,66 +179,9 @@ pub(crate) async fn write_batch_with(
         }
         crate::db::Writer::Postgres(conn) => {
             let mut tx = conn.begin().await?;
-            let mut stored: HashMap<(i64, String), i64> = HashMap::new();
-            let draft_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-            for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "insert into actions ({DRAFT_COLUMNS}) values {} on conflict (page_id, email) do nothing
-                     returning id, page_id, email",
-                    value_rows(draft_row, 17, chunk.len(), 1)
-                );
-                let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
-                for (_, action) in chunk {
-                    query = bind_draft!(query, action.page_id, action.draft, action.tracking, now);
-                }
-                for (id, page_id, email) in query.fetch_all(&mut *tx).await? {
-                    stored.insert((page_id, email), id);
-                }
-            }
+            let stored = postgres::insert_actions(&mut tx, &sorted, now).await?;
             let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
-            for chunk in mails.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "{}{}",
-                    crate::db::outbox::INSERT_INTO,
-                    value_rows(crate::db::outbox::INSERT_ROW, 13, chunk.len(), 1)
-                );
-                let mut query = sqlx::query(&sql);
-                for (id, page_id, mail) in chunk {
-                    query = crate::db::outbox::bind_mail!(
-                        query,
-                        mail,
-                        Some(*id),
-                        *page_id,
-                        mail_status(mail),
-                        None::<i64>,
-                        now
-                    );
-                }
-                query.execute(&mut *tx).await?;
-            }
-            for (page_id, count) in &counts {
-                sqlx::query(COUNT_MANY).bind(page_id).bind(shard).bind(now).bind(count).execute(&mut *tx).await?;
-            }
-            let mut by_owner: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-            for mark in sent {
-                by_owner.entry(mark.owner.as_str()).or_default().push(mark.id);
-            }
-            let mut done: HashSet<i64> = HashSet::new();
-            for (owner, mut marks) in by_owner {
-                marks.sort_unstable();
-                for chunk in marks.chunks(ROWS_PER_STATEMENT) {
-                    let sql = format!(
-                        "{} where lease_owner = $2 and status = 'pending' and id in ({}) returning id",
-                        crate::db::outbox::MARK_SENT,
-                        value_rows("$1", 1, chunk.len(), 3)
-                    );
-                    let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner);
-                    for id in chunk {
-                        query = query.bind(id);
-                    }
-                    done.extend(query.fetch_all(&mut *tx).await?);
-                }
-            }
+            let done = postgres::insert_the_rest(&mut tx, &mails, &counts, shard, sent, now).await?;
             tx.commit().await?;
             done
         }
@@ -271,6 +214,99 @@ fn acknowledge<'a>(
         }
     }
     mails
+}
+
+/// PostgreSQL's half of `write_batch`: multi-row inserts of `ROWS_PER_STATEMENT` rows.
+mod postgres {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+
+    use chrono::{DateTime, Utc};
+    use sqlx::{Postgres, Transaction};
+
+    use super::{COUNT_MANY, DRAFT_COLUMNS, NewAction, NewMail, ROWS_PER_STATEMENT, mail_status, value_rows};
+    use crate::db::DbError;
+    use crate::db::group_commit::SentMark;
+
+    /// Inserts the actions that are new; returns the id of each by (page, email).
+    pub(super) async fn insert_actions(
+        tx: &mut Transaction<'_, Postgres>,
+        sorted: &[(usize, &NewAction)],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<(i64, String), i64>, DbError> {
+        let mut stored: HashMap<(i64, String), i64> = HashMap::new();
+        let draft_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "insert into actions ({DRAFT_COLUMNS}) values {} on conflict (page_id, email) do nothing
+                 returning id, page_id, email",
+                value_rows(draft_row, 17, chunk.len(), 1)
+            );
+            let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+            for (_, action) in chunk {
+                query = bind_draft!(query, action.page_id, action.draft, action.tracking, now);
+            }
+            for (id, page_id, email) in query.fetch_all(&mut **tx).await? {
+                stored.insert((page_id, email), id);
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Stores the emails, adds to the counts and marks delivered messages sent. Returns the
+    /// messages marked.
+    pub(super) async fn insert_the_rest(
+        tx: &mut Transaction<'_, Postgres>,
+        mails: &[(i64, i64, &NewMail)],
+        counts: &BTreeMap<i64, i64>,
+        shard: i32,
+        sent: &[SentMark],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<i64>, DbError> {
+        for chunk in mails.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "{}{}",
+                crate::db::outbox::INSERT_INTO,
+                value_rows(crate::db::outbox::INSERT_ROW, 13, chunk.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, page_id, mail) in chunk {
+                query = crate::db::outbox::bind_mail!(
+                    query,
+                    mail,
+                    Some(*id),
+                    *page_id,
+                    mail_status(mail),
+                    None::<i64>,
+                    now
+                );
+            }
+            query.execute(&mut **tx).await?;
+        }
+        for (page_id, count) in counts {
+            sqlx::query(COUNT_MANY).bind(page_id).bind(shard).bind(now).bind(count).execute(&mut **tx).await?;
+        }
+        let mut by_owner: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for mark in sent {
+            by_owner.entry(mark.owner.as_str()).or_default().push(mark.id);
+        }
+        let mut done: HashSet<i64> = HashSet::new();
+        for (owner, mut marks) in by_owner {
+            marks.sort_unstable();
+            for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "{} where lease_owner = $2 and status = 'pending' and id in ({}) returning id",
+                    crate::db::outbox::MARK_SENT,
+                    value_rows("$1", 1, chunk.len(), 3)
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                done.extend(query.fetch_all(&mut **tx).await?);
+            }
+        }
+        Ok(done)
+    }
 }
 
 /// SQLite's half of `write_batch`. Each statement is a round trip to the thread of sqlx's

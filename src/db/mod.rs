@@ -119,6 +119,8 @@ impl Db {
                 .foreign_keys(true);
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                // A connection to a local file: pinging it before each use is a round trip
+                // to its thread that learns nothing.
                 .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;

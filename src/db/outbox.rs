@@ -75,13 +75,14 @@ pub struct OutgoingMail {
     pub created_at: DateTime<Utc>,
 }
 
-/// `INSERT` without its row, for multi-row inserts of `INSERT_ROW`.
+/// `INSERT` into the outbox's columns, without values.
 macro_rules! insert_columns {
     () => {
         "insert into outbox (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
             subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)"
     };
 }
+/// `INSERT` without its row, for multi-row inserts of `INSERT_ROW`.
 macro_rules! insert_into {
     () => {
         concat!(insert_columns!(), " values ")
