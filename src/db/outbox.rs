@@ -152,11 +152,10 @@ pub async fn claim(
     )
 }
 
-/// Marks messages sent, `$1` the time; the caller adds which (`where`: pending messages whose
-/// owner still holds them).
-pub(crate) const MARK_SENT: &str =
-    "update outbox set status = 'sent', sent_at = $1, attempts = attempts + 1, lease_owner = null, lease_until = null,
-            last_error = null";
+/// Marks messages sent; the caller adds the time they were sent and which (`where`:
+/// pending messages whose owner still holds them).
+pub(crate) const MARK_SENT: &str = "update outbox set status = 'sent', attempts = attempts + 1, lease_owner = null,
+            lease_until = null, last_error = null, sent_at = ";
 
 /// Records a delivery, if `owner` still holds the message. Returns once committed; writes
 /// made at the same moment share one commit (`db::group_commit`), whose time is `sent_at`.
