@@ -15,6 +15,10 @@ use undersigned::services::{demo, exports, pages, users};
 use undersigned::startup::{Application, open_database};
 use undersigned::telemetry;
 
+/// mimalloc rather than glibc's allocator: submissions 9-10% faster (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Action pages for advocacy campaigns: petitions and letters to decision-makers.
 #[derive(Parser)]
 #[command(name = "undersigned", version, about)]
