@@ -205,6 +205,13 @@ pub(crate) async fn write_batch_with(
     Ok((ids, sent.iter().map(|mark| done.contains(&mark.id)).collect()))
 }
 
+/// Binds one of a batch's emails for `outbox::INSERT_ROW`: its action, page and status.
+macro_rules! bind_batch_mail {
+    ($query:expr, $action_id:expr, $page_id:expr, $mail:expr, $now:expr) => {
+        crate::db::outbox::bind_mail!($query, $mail, Some($action_id), $page_id, mail_status($mail), None::<i64>, $now)
+    };
+}
+
 /// The status a new message starts in: a letter for a daily digest waits to be bundled.
 fn mail_status(mail: &NewMail) -> &'static str {
     if mail.for_digest { "waiting" } else { "pending" }
@@ -283,15 +290,7 @@ mod postgres {
             );
             let mut query = sqlx::query(&sql);
             for (id, page_id, mail) in chunk {
-                query = crate::db::outbox::bind_mail!(
-                    query,
-                    mail,
-                    Some(*id),
-                    *page_id,
-                    mail_status(mail),
-                    None::<i64>,
-                    now
-                );
+                query = bind_batch_mail!(query, *id, *page_id, mail, now);
             }
             query.execute(&mut **tx).await?;
         }
@@ -485,15 +484,7 @@ mod sqlite {
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for chunk in mails.chunks(MAX_ROWS) {
             for (id, page_id, mail) in chunk {
-                query = crate::db::outbox::bind_mail!(
-                    query,
-                    mail,
-                    Some(*id),
-                    *page_id,
-                    mail_status(mail),
-                    None::<i64>,
-                    now
-                );
+                query = bind_batch_mail!(query, *id, *page_id, mail, now);
             }
             query = pad!(query, chunk.len(), 13);
         }
