@@ -986,6 +986,19 @@ mod tests {
         assert_eq!(crate::db::counters::page_actions(&reopened, page.id).await.unwrap(), 1);
     }
 
+    #[tokio::test]
+    async fn a_claim_on_sqlite_finds_its_messages_by_id_not_by_reading_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = demo_db(dir.path()).await;
+        let sql = format!("explain query plan {}", crate::db::outbox::claim_sql(db.not_by_index(), ""));
+        let plan: Vec<(i64, i64, i64, String)> = on_reader!(db, pool => sqlx::query_as(&sql)
+            .bind("w").bind(Utc::now()).bind(Utc::now()).bind(20).fetch_all(pool).await)
+        .unwrap();
+        // The first step is the update's own: by the ids its subquery chose. Reading the
+        // `outbox_due` index there went through every pending message for each claim.
+        assert!(plan[0].3.contains("INTEGER PRIMARY KEY"), "{plan:?}");
+    }
+
     #[test]
     fn value_rows_number_each_rows_placeholders_after_the_last() {
         assert_eq!(value_rows("($1, 0, $2, $2)", 2, 3, 1), "($1, 0, $2, $2), ($3, 0, $4, $4), ($5, 0, $6, $6)");

@@ -186,6 +186,19 @@ impl Db {
         }
     }
 
+    /// `"+"` on SQLite, nothing on PostgreSQL: written before a column in a condition, it
+    /// keeps SQLite from finding rows by that column's index. Where a statement names the
+    /// few rows it wants by id, SQLite would otherwise pick the `(status, …)` index of the
+    /// outbox and read every message in that status to find them (measured: 7.3 ms a claim
+    /// with 74,000 messages queued, 0.04 ms with the `+`). PostgreSQL has no unary `+` on
+    /// text, and plans these well.
+    pub(crate) fn not_by_index(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => "+",
+            Backend::Postgres(_) => "",
+        }
+    }
+
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite { reader, writer } => {

@@ -135,20 +135,25 @@ pub async fn claim(
         // Concurrent workers skip each other's rows instead of waiting for them.
         Backend::Postgres(_) => "for update skip locked",
     };
-    // Oldest due first, in the order of the (status, next_attempt_at) index: a long queue
-    // costs no sort, and a claim reads only the rows it takes.
-    let sql = format!(
+    let sql = claim_sql(db.not_by_index(), lock);
+    Ok(
+        on_writer!(db, pool => sqlx::query_as(&sql).bind(owner).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await)?,
+    )
+}
+
+/// The claim's statement. Oldest due first, in the order of the (status, next_attempt_at)
+/// index: a long queue costs no sort, and a claim reads only the rows it takes; the update
+/// itself finds them by id (`plus`: `Db::not_by_index`). `lock` is PostgreSQL's row locking.
+pub(crate) fn claim_sql(plus: &str, lock: &str) -> String {
+    format!(
         "update outbox set lease_owner = $1, lease_until = $2
          where id in (select id from outbox
                       where status = 'pending' and next_attempt_at <= $3 and (lease_until is null or lease_until < $3)
                         and page_id not in (select id from pages where delivery_paused)
                       order by next_attempt_at, id limit $4 {lock})
-           and status = 'pending' and (lease_until is null or lease_until < $3)
-         returning id, action_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name, subject, body,
-                   attempts, created_at"
-    );
-    Ok(
-        on_writer!(db, pool => sqlx::query_as(&sql).bind(owner).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await)?,
+           and {plus}status = 'pending' and (lease_until is null or lease_until < $3)
+         returning id, action_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name, subject,
+                   body, attempts, created_at"
     )
 }
 

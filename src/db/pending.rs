@@ -45,7 +45,9 @@ pub async fn insert(
             return Ok(Pending::AlreadyTaken);
         }
         let earlier = "select id from pending_actions where page_id = $1 and email = $2";
-        sqlx::query(&format!("delete from outbox where status = 'held' and pending_action_id in ({earlier})"))
+        // By the pending action's index, not by reading every held letter (`not_by_index`).
+        let plus = db.not_by_index();
+        sqlx::query(&format!("delete from outbox where {plus}status = 'held' and pending_action_id in ({earlier})"))
             .bind(page_id).bind(draft.email.as_str()).execute(&mut *tx).await?;
         sqlx::query("delete from pending_actions where page_id = $1 and email = $2")
             .bind(page_id).bind(draft.email.as_str()).execute(&mut *tx).await?;
@@ -148,11 +150,13 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>) -> Result<u64, DbError> 
     let purged = on_writer!(db, pool => {
         let mut tx = pool.begin().await?;
         let expired = "select id from pending_actions where expires_at < $1";
-        sqlx::query(&format!("delete from outbox where status = 'held' and pending_action_id in ({expired})"))
+        // By the pending actions' index, not by reading every held or pending message.
+        let plus = db.not_by_index();
+        sqlx::query(&format!("delete from outbox where {plus}status = 'held' and pending_action_id in ({expired})"))
             .bind(now).execute(&mut *tx).await?;
         sqlx::query(&format!(
             "update outbox set status = 'cancelled', lease_owner = null, lease_until = null
-             where kind = 'confirm' and status = 'pending' and pending_action_id in ({expired})"))
+             where kind = 'confirm' and {plus}status = 'pending' and pending_action_id in ({expired})"))
             .bind(now).execute(&mut *tx).await?;
         let purged = sqlx::query("delete from pending_actions where expires_at < $1")
             .bind(now).execute(&mut *tx).await?.rows_affected();
