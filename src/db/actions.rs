@@ -306,7 +306,9 @@ mod postgres {
             marks.sort_unstable();
             for chunk in marks.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
-                    "{}$1 where lease_owner = $2 and status = 'pending' and id in ({}) returning id",
+                    // `|| ''`: by their ids, not by reading every pending message's entry in
+                    // `outbox_due` as well (PostgreSQL did, and combined the two).
+                    "{}$1 where lease_owner = $2 and status || '' = 'pending' and id in ({}) returning id",
                     crate::db::outbox::MARK_SENT,
                     value_rows("$1", 1, chunk.len(), 3)
                 );

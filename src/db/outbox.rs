@@ -130,18 +130,38 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<OutgoingMail>, DbError> {
-    let lock = match db.backend {
-        Backend::Sqlite { .. } => "",
-        // Concurrent workers skip each other's rows instead of waiting for them.
-        Backend::Postgres(_) => "for update skip locked",
-    };
-    let sql = claim_sql(db.not_by_index(), lock);
-    Ok(
-        on_writer!(db, pool => sqlx::query_as(&sql).bind(owner).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await)?,
-    )
+    match &db.backend {
+        Backend::Sqlite { writer, .. } => Ok(sqlx::query_as(&claim_sql(db.not_by_index(), ""))
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(writer)
+            .await?),
+        Backend::Postgres(pool) => {
+            // Walk `outbox_due` in its order and stop at `limit`, whatever the planner's
+            // statistics say. In a burst they lag behind the queue: PostgreSQL took the few
+            // pending messages it expected for the whole queue, read all of them and sorted
+            // them on disk, for each claim (measured: 38 ms with 52,000 queued, against 0.1).
+            let mut tx = pool.begin().await?;
+            sqlx::query("select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)")
+                .execute(&mut *tx)
+                .await?;
+            // Concurrent workers skip each other's rows instead of waiting for them.
+            let claimed = sqlx::query_as(&claim_sql(db.not_by_index(), "for update skip locked"))
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(claimed)
+        }
+    }
 }
 
-/// The claim's statement. Oldest due first, in the order of the (status, next_attempt_at)
+/// The claim's statement. Oldest due first, in the order of the (status, next_attempt_at, id)
 /// index: a long queue costs no sort, and a claim reads only the rows it takes; the update
 /// itself finds them by id (`plus`: `Db::not_by_index`). `lock` is PostgreSQL's row locking.
 pub(crate) fn claim_sql(plus: &str, lock: &str) -> String {
