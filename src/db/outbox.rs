@@ -142,7 +142,7 @@ pub async fn claim(
             // Walk `outbox_due` in its order and stop at `limit`, whatever the planner's
             // statistics say. In a burst they lag behind the queue: PostgreSQL took the few
             // pending messages it expected for the whole queue, read all of them and sorted
-            // them on disk, for each claim (measured: 38 ms with 52,000 queued, against 0.1).
+            // them on disk, for each claim (measured: 38 ms with 52,000 queued, against 0.7).
             let mut tx = pool.begin().await?;
             sqlx::query("select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)")
                 .execute(&mut *tx)
