@@ -103,9 +103,22 @@ async fn pages_are_not_cached_and_carry_security_headers(backend: Backend) {
     assert_eq!(header("cache-control").as_deref(), Some("private, no-store"));
     assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
     assert_eq!(header("x-frame-options").as_deref(), Some("SAMEORIGIN"));
-    assert!(header("x-request-id").is_some());
+    assert_eq!(header("referrer-policy").as_deref(), Some("strict-origin-when-cross-origin"));
+    let request_id = header("x-request-id").expect("a request id");
+    let id = uuid::Uuid::parse_str(&request_id).expect("the request id is a UUID");
+    assert_eq!(id.get_version_num(), 4, "{request_id}");
     let cookie = header("set-cookie").expect("CSRF cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    // Each request has its own id; one the client (or a proxy) sent is kept.
+    let again = app.client.get(app.url(&format!("/page/{EN}"))).send().await.unwrap();
+    assert_ne!(again.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some(request_id.as_str()));
+    let given = app.client.get(app.url("/healthz")).header("x-request-id", "from-the-proxy-42").send().await.unwrap();
+    assert_eq!(given.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("from-the-proxy-42"));
+    // Pages that do not exist get the same headers as the rest.
+    let missing = app.client.get(app.url("/no/such/thing")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    assert!(missing.headers().get("x-request-id").is_some());
 }
 
 async fn health_reports_the_database(backend: Backend) {
