@@ -5,7 +5,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -26,8 +26,9 @@ use crate::web::rate_limit;
 use crate::web::views::{AsideView, CounterView, FormView, SectionView, ShareLink, markdown_html};
 
 pub fn routes(config: &Config) -> Router<AppState> {
-    let page = Router::new().route("/page/{slug}", get(show_page).post(submit_action));
-    rate_limit::limit_posts(page, config).route("/page/{slug}/thanks", get(show_thanks))
+    Router::new()
+        .route("/page/{slug}", get(show_page).merge(rate_limit::limit(post(submit_action), config)))
+        .route("/page/{slug}/thanks", get(show_thanks))
 }
 
 /// Campaign tags of the link a supporter followed.
