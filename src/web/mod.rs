@@ -103,7 +103,8 @@ impl MakeRequestId for RandomRequestId {
 ///
 /// The middleware wraps the router once, as one service, rather than each route with
 /// `Router::layer`: that boxes every layer around every route, and each request then cloned
-/// the nine boxes of its route, one allocation each (5% of a page view's CPU, measured).
+/// the nine boxes of its route, one allocation each, and dropped them (with the request ids
+/// above, page views went from about 51,000 to 61,000 a second on a 2-core host, measured).
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(page::routes(&state.config))
