@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 
 use crate::db::group_commit::SentMark;
 use crate::db::outbox::NewMail;
@@ -647,19 +648,207 @@ pub struct ExportRow {
 const EXPORT_FILTER: &str = "($1 is null or c.slug = $1) and ($2 is null or p.slug = $2)
       and ($3 is null or a.created_at >= $3) and ($4 is null or a.created_at < $4)";
 
-/// The next `limit` rows of an export after action `after`, in id order. Reading in
-/// batches keeps memory flat and holds no long read transaction.
-pub async fn export_batch(db: &Db, filter: &ExportFilter, after: i64, limit: i64) -> Result<Vec<ExportRow>, DbError> {
-    let sql = format!(
-        "select a.id, c.slug as campaign, p.slug as page, p.kind, a.created_at, a.first_name, a.last_name, a.email,
-                a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source, a.utm_medium,
-                a.utm_campaign, a.utm_content, a.utm_term, a.referrer
-         from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
-         where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
-    );
-    Ok(on_reader!(db, pool => sqlx::query_as(&sql)
-        .bind(filter.campaign.as_deref()).bind(filter.page.as_deref()).bind(filter.from).bind(filter.until)
-        .bind(after).bind(limit).fetch_all(pool).await)?)
+/// Reads an export in batches of rows in id order. Reading in batches keeps memory flat and
+/// holds no long read transaction.
+pub struct ExportCursor {
+    filter: ExportFilter,
+    limit: i64,
+    /// The id of the last row read.
+    after: i64,
+    done: bool,
+    /// PostgreSQL: the pages the export covers, read once and looked up for each row.
+    pages: std::sync::Arc<HashMap<i64, ExportPage>>,
+}
+
+/// What an export row shows of its page.
+#[derive(Debug)]
+pub struct ExportPage {
+    campaign: String,
+    page: String,
+    kind: String,
+}
+
+impl ExportCursor {
+    pub fn new(filter: ExportFilter, limit: i64) -> Self {
+        Self { filter, limit: limit.max(1), after: 0, done: false, pages: Default::default() }
+    }
+
+    /// The next batch, or `None` at the end.
+    pub async fn next(&mut self, db: &Db) -> Result<Option<ExportBatch>, DbError> {
+        if self.done {
+            return Ok(None);
+        }
+        let batch = match &db.backend {
+            crate::db::Backend::Sqlite { reader, .. } => self.next_decoded(reader).await?,
+            crate::db::Backend::Postgres(pool) => self.next_postgres(pool).await?,
+        };
+        let last = batch.last_id()?;
+        self.done = batch.len() < self.limit as usize;
+        match last {
+            Some(id) => self.after = id,
+            None => return Ok(None),
+        }
+        Ok(Some(batch))
+    }
+
+    async fn next_decoded(&self, pool: &sqlx::SqlitePool) -> Result<ExportBatch, DbError> {
+        let sql = format!(
+            "select a.id, c.slug as campaign, p.slug as page, p.kind, a.created_at, a.first_name, a.last_name,
+                    a.email, a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source,
+                    a.utm_medium, a.utm_campaign, a.utm_content, a.utm_term, a.referrer
+             from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
+             where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
+        );
+        let filter = &self.filter;
+        let rows = sqlx::query_as(&sql)
+            .bind(filter.campaign.as_deref())
+            .bind(filter.page.as_deref())
+            .bind(filter.from)
+            .bind(filter.until)
+            .bind(self.after)
+            .bind(self.limit)
+            .fetch_all(pool)
+            .await?;
+        Ok(ExportBatch::Decoded(rows))
+    }
+
+    /// On PostgreSQL the actions are read without joining their pages and campaigns: the
+    /// join took two thirds of the database's time for each batch (8.4 ms against 2.7 ms for
+    /// 5,000 rows, measured), and the few pages are looked up here instead.
+    async fn next_postgres(&mut self, pool: &sqlx::PgPool) -> Result<ExportBatch, DbError> {
+        let filter = &self.filter;
+        let by_page = filter.campaign.is_some() || filter.page.is_some();
+        if self.pages.is_empty() {
+            self.pages = export_pages(pool, filter).await?;
+            if self.pages.is_empty() {
+                return Ok(ExportBatch::Decoded(Vec::new()));
+            }
+        }
+        let page_ids: Option<Vec<i64>> = by_page.then(|| self.pages.keys().copied().collect());
+        let rows: Vec<sqlx::postgres::PgRow> = sqlx::query(
+            "select a.id, a.page_id, a.created_at, a.first_name, a.last_name, a.email, a.postal_code, a.country,
+                    a.consent, a.consent_text, a.subject, a.message, a.utm_source, a.utm_medium, a.utm_campaign,
+                    a.utm_content, a.utm_term, a.referrer
+             from actions a
+             where ($1::bigint[] is null or a.page_id = any($1)) and ($2::timestamptz is null or a.created_at >= $2)
+               and ($3::timestamptz is null or a.created_at < $3) and a.id > $4
+             order by a.id limit $5",
+        )
+        .bind(page_ids)
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(self.after)
+        .bind(self.limit)
+        .fetch_all(pool)
+        .await?;
+        // Without a filter, a page made since the export began has its actions here too.
+        for row in &rows {
+            if !self.pages.contains_key(&row.try_get::<i64, _>(1)?) {
+                self.pages = export_pages(pool, filter).await?;
+                break;
+            }
+        }
+        Ok(ExportBatch::Postgres(rows, self.pages.clone()))
+    }
+}
+
+/// The pages an export covers, by id.
+async fn export_pages(
+    pool: &sqlx::PgPool,
+    filter: &ExportFilter,
+) -> Result<std::sync::Arc<HashMap<i64, ExportPage>>, DbError> {
+    let pages: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "select p.id, c.slug, p.slug, p.kind from pages p join campaigns c on c.id = p.campaign_id
+         where ($1::text is null or c.slug = $1) and ($2::text is null or p.slug = $2)",
+    )
+    .bind(filter.campaign.as_deref())
+    .bind(filter.page.as_deref())
+    .fetch_all(pool)
+    .await?;
+    Ok(std::sync::Arc::new(
+        pages.into_iter().map(|(id, campaign, page, kind)| (id, ExportPage { campaign, page, kind })).collect(),
+    ))
+}
+
+/// A batch of export rows as the database gave them. PostgreSQL's rows stay as received and
+/// their cells are borrowed by position: decoding each into an `ExportRow` (sixteen strings,
+/// each column found by name) took a third of our side's time in a million-row export
+/// (measured).
+pub enum ExportBatch {
+    Decoded(Vec<ExportRow>),
+    Postgres(Vec<sqlx::postgres::PgRow>, std::sync::Arc<HashMap<i64, ExportPage>>),
+}
+
+impl ExportBatch {
+    pub fn len(&self) -> usize {
+        match self {
+            ExportBatch::Decoded(rows) => rows.len(),
+            ExportBatch::Postgres(rows, _) => rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hands each row to `row`, in order.
+    pub fn each(&self, mut row: impl FnMut(&ExportCells<'_>) -> Result<(), DbError>) -> Result<(), DbError> {
+        match self {
+            ExportBatch::Decoded(rows) => rows.iter().try_for_each(|r| row(&r.cells())),
+            ExportBatch::Postgres(rows, pages) => {
+                rows.iter().enumerate().try_for_each(|(n, r)| row(&postgres_cells(r, pages, n == 0)?))
+            }
+        }
+    }
+
+    /// The id of the last row, where the next batch starts.
+    fn last_id(&self) -> Result<Option<i64>, DbError> {
+        Ok(match self {
+            ExportBatch::Decoded(rows) => rows.last().map(|r| r.id),
+            ExportBatch::Postgres(rows, _) => rows.last().map(|r| r.try_get::<i64, _>(0)).transpose()?,
+        })
+    }
+}
+
+/// The cells of an export row read from PostgreSQL, in the order of `next_postgres`'s columns.
+/// `checked`: compare each column's type with the one asked for. All rows of a batch have the
+/// same types, so the first row's check holds for the rest.
+fn postgres_cells<'r>(
+    row: &'r sqlx::postgres::PgRow,
+    pages: &'r HashMap<i64, ExportPage>,
+    checked: bool,
+) -> Result<ExportCells<'r>, DbError> {
+    fn get<'r, T>(row: &'r sqlx::postgres::PgRow, i: usize, checked: bool) -> Result<T, sqlx::Error>
+    where
+        T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        if checked { row.try_get(i) } else { row.try_get_unchecked(i) }
+    }
+    let text = |i: usize| get::<Option<&str>>(row, i, checked);
+    let page_id: i64 = get(row, 1, checked)?;
+    let page = pages.get(&page_id).ok_or_else(|| DbError::Corrupt(format!("action of unknown page {page_id}")))?;
+    Ok(ExportCells {
+        id: get(row, 0, checked)?,
+        campaign: &page.campaign,
+        page: &page.page,
+        kind: &page.kind,
+        created_at: get(row, 2, checked)?,
+        first_name: text(3)?,
+        last_name: text(4)?,
+        email: get(row, 5, checked)?,
+        postal_code: text(6)?,
+        country: text(7)?,
+        consent: get(row, 8, checked)?,
+        consent_text: text(9)?,
+        subject: text(10)?,
+        message: text(11)?,
+        utm_source: text(12)?,
+        utm_medium: text(13)?,
+        utm_campaign: text(14)?,
+        utm_content: text(15)?,
+        utm_term: text(16)?,
+        referrer: text(17)?,
+    })
 }
 
 /// One row of the CSV export, borrowed from wherever it was read.
@@ -749,7 +938,7 @@ fn cell<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>, DbE
 ///
 /// sqlx hands SQLite rows from its connection's thread to the caller value by value, which
 /// made a million-row export take 13 s (measured); read here, in place, it takes about
-/// two. The rows and their order are those of `export_batch`.
+/// two. The rows and their order are those of `ExportCursor`.
 pub fn export_sqlite_file(
     path: &std::path::Path,
     filter: &ExportFilter,

@@ -196,7 +196,60 @@ async fn dashboards_show_views_actions_sources_and_places(backend: Backend) {
     assert_eq!(page_dashboard.select("tbody tr[data-page]").len(), 1);
 }
 
+/// The rows of an export read with `cursor` to its end, as (id, campaign, page, email).
+async fn read_to_end(
+    app: &crate::helpers::TestApp,
+    cursor: &mut undersigned::db::actions::ExportCursor,
+) -> Vec<(i64, String, String, String)> {
+    let mut rows = Vec::new();
+    while let Some(batch) = cursor.next(&app.db).await.unwrap() {
+        assert!(!batch.is_empty());
+        batch
+            .each(|row| {
+                rows.push((row.id, row.campaign.to_string(), row.page.to_string(), row.email.to_string()));
+                Ok(())
+            })
+            .unwrap();
+    }
+    rows
+}
+
+async fn an_export_reads_in_batches_and_finds_pages_made_while_it_runs(backend: Backend) {
+    use undersigned::db::actions::{ExportCursor, ExportFilter};
+    let app = spawn_app(backend).await;
+    take_three_actions(&app).await;
+
+    let mut cursor = ExportCursor::new(ExportFilter::default(), 2);
+    let first = cursor.next(&app.db).await.unwrap().expect("a first batch");
+    assert_eq!(first.len(), 2);
+    // A page goes live and is acted on while the export runs.
+    app.import(&crate::helpers::petition_page("river-now", "live", "")).await;
+    assert_eq!(app.submit("river-now", &valid_form("dee@example.org")).await.status(), StatusCode::SEE_OTHER);
+    let rest = read_to_end(&app, &mut cursor).await;
+    let pages: Vec<(&str, &str, &str)> =
+        rest.iter().map(|(_, campaign, page, email)| (campaign.as_str(), page.as_str(), email.as_str())).collect();
+    assert_eq!(
+        pages,
+        [("safe-third-country", FR, "cy@example.org"), ("river", "river-now", "dee@example.org")],
+        "the rows after the first batch, each with its own page"
+    );
+
+    // Filters hold across batches of one.
+    let mut by_page = ExportCursor::new(ExportFilter { page: Some(EN.into()), ..ExportFilter::default() }, 1);
+    let emails: Vec<String> = read_to_end(&app, &mut by_page).await.into_iter().map(|row| row.3).collect();
+    assert_eq!(emails, ["ana@example.org", "bo@example.org"]);
+    let mut by_campaign =
+        ExportCursor::new(ExportFilter { campaign: Some("river".into()), ..ExportFilter::default() }, 1);
+    let rows = read_to_end(&app, &mut by_campaign).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].2, "river-now");
+    let mut nowhere =
+        ExportCursor::new(ExportFilter { page: Some("no-such-page".into()), ..ExportFilter::default() }, 1);
+    assert!(read_to_end(&app, &mut nowhere).await.is_empty());
+}
+
 crate::on_both_backends!(
+    an_export_reads_in_batches_and_finds_pages_made_while_it_runs,
     actions_are_listed_searched_and_shown_in_full,
     long_lists_of_actions_are_paginated_newest_first,
     deleting_an_action_takes_it_off_the_counter,
