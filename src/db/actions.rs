@@ -772,7 +772,7 @@ async fn export_pages(
 
 /// A batch of export rows as the database gave them. PostgreSQL's rows stay as received and
 /// their cells are borrowed by position: decoding each into an `ExportRow` (sixteen strings,
-/// each column found by name) took a third of our side's time in a million-row export
+/// each column found by name) took about a fifth of our side's CPU in a million-row export
 /// (measured).
 pub enum ExportBatch {
     Decoded(Vec<ExportRow>),
