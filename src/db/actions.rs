@@ -101,37 +101,6 @@ pub(crate) struct NewAction {
 const COUNT_MANY: &str = "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, $4, $3)
      on conflict (page_id, shard) do update set actions = action_counts.actions + excluded.actions";
 
-/// Rows per multi-row insert on PostgreSQL (SQLite takes a batch as JSON: see `sqlite`
-/// below). Each statement is a round trip, so fewer is faster, but its parameters are
-/// bound one by one and planned together: 16 did well.
-const ROWS_PER_STATEMENT: usize = 16;
-
-/// `n` rows of `row` (a tuple with placeholders `$1..$per_row`) for a multi-row statement,
-/// numbering the placeholders of each row after those of the row before, from `$first`.
-fn value_rows(row: &str, per_row: usize, n: usize, first: usize) -> String {
-    let mut sql = String::with_capacity((row.len() + 16) * n);
-    for i in 0..n {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let mut chars = row.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '$' {
-                sql.push(c);
-                continue;
-            }
-            let mut digits = String::new();
-            while let Some(d) = chars.next_if(char::is_ascii_digit) {
-                digits.push(d);
-            }
-            let k: usize = digits.parse().unwrap_or(1);
-            sql.push('$');
-            sql.push_str(&(k - 1 + first + i * per_row).to_string());
-        }
-    }
-    sql
-}
-
 /// Stores `actions` and `sent` marks in one transaction on `db`'s writer: each action, its
 /// emails, and the count of each page; each delivered message marked sent. The ids are in
 /// the order of `actions`, `None` for an email address that had already acted on the page
@@ -237,14 +206,19 @@ fn acknowledge<'a>(
     mails
 }
 
-/// PostgreSQL's half of `write_batch`: multi-row inserts of `ROWS_PER_STATEMENT` rows.
+/// PostgreSQL's half of `write_batch`. Each table's rows go in as one array per column,
+/// spread into rows by `unnest`: one statement per table whatever the batch's size, always
+/// the same text, so prepared once per connection and planned once. (Multi-row `VALUES` of
+/// sixteen rows took a statement per sixteen rows, each of a shape of its own by the size of
+/// the last chunk, and PostgreSQL's time went as much on starting each statement as on
+/// inserting; measured.)
 mod postgres {
     use std::collections::{BTreeMap, HashMap, HashSet};
 
     use chrono::{DateTime, Utc};
     use sqlx::{Postgres, Transaction};
 
-    use super::{COUNT_MANY, DRAFT_COLUMNS, NewAction, NewMail, ROWS_PER_STATEMENT, mail_status, value_rows};
+    use super::{COUNT_MANY, DRAFT_COLUMNS, NewAction, NewMail, mail_status};
     use crate::db::DbError;
     use crate::db::group_commit::SentMark;
 
@@ -254,23 +228,89 @@ mod postgres {
         sorted: &[(usize, &NewAction)],
         now: DateTime<Utc>,
     ) -> Result<HashMap<(i64, String), i64>, DbError> {
-        let mut stored: HashMap<(i64, String), i64> = HashMap::new();
-        let draft_row = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "insert into actions ({DRAFT_COLUMNS}) values {} on conflict (page_id, email) do nothing
-                 returning id, page_id, email",
-                value_rows(draft_row, 17, chunk.len(), 1)
-            );
-            let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
-            for (_, action) in chunk {
-                query = bind_draft!(query, action.page_id, action.draft, action.tracking, now);
-            }
-            for (id, page_id, email) in query.fetch_all(&mut **tx).await? {
-                stored.insert((page_id, email), id);
+        let n = sorted.len();
+        let mut page_ids = Vec::with_capacity(n);
+        let mut emails = Vec::with_capacity(n);
+        let mut consents = Vec::with_capacity(n);
+        // first_name, last_name, postal_code, country, consent_text, subject, message, then
+        // the tracking: utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer.
+        let mut texts: [Vec<Option<&str>>; 13] = std::array::from_fn(|_| Vec::with_capacity(n));
+        for (_, action) in sorted {
+            let (draft, tracking) = (&action.draft, &action.tracking);
+            page_ids.push(action.page_id);
+            emails.push(draft.email.as_str());
+            consents.push(draft.consent);
+            let (subject, message) = match &draft.letter {
+                Some(letter) => (Some(letter.subject.as_str()), Some(letter.body.as_str())),
+                None => (None, None),
+            };
+            let row = [
+                draft.first_name.as_deref(),
+                draft.last_name.as_deref(),
+                draft.postal_code.as_ref().map(|p| p.as_str()),
+                draft.country.map(|c| c.code()),
+                draft.consent_text.as_deref(),
+                subject,
+                message,
+                tracking.utm_source.as_deref(),
+                tracking.utm_medium.as_deref(),
+                tracking.utm_campaign.as_deref(),
+                tracking.utm_content.as_deref(),
+                tracking.utm_term.as_deref(),
+                tracking.referrer.as_deref(),
+            ];
+            for (column, value) in texts.iter_mut().zip(row) {
+                column.push(value);
             }
         }
-        Ok(stored)
+        let sql = format!(
+            "insert into actions ({DRAFT_COLUMNS})
+             select page_id, email, first_name, last_name, postal_code, country, consent, consent_text, subject,
+                    message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, $17
+             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                         $15::text[], $16::text[])
+                  as row (page_id, email, first_name, last_name, postal_code, country, consent, consent_text,
+                          subject, message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer)
+             on conflict (page_id, email) do nothing
+             returning id, page_id, email"
+        );
+        let [
+            first,
+            last,
+            postal,
+            country,
+            consent_text,
+            subject,
+            message,
+            source,
+            medium,
+            campaign,
+            content,
+            term,
+            referrer,
+        ] = texts;
+        let stored: Vec<(i64, i64, String)> = sqlx::query_as(&sql)
+            .bind(page_ids)
+            .bind(emails)
+            .bind(first)
+            .bind(last)
+            .bind(postal)
+            .bind(country)
+            .bind(consents)
+            .bind(consent_text)
+            .bind(subject)
+            .bind(message)
+            .bind(source)
+            .bind(medium)
+            .bind(campaign)
+            .bind(content)
+            .bind(term)
+            .bind(referrer)
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(stored.into_iter().map(|(id, page_id, email)| ((page_id, email), id)).collect())
     }
 
     /// Stores the emails, adds to the counts and marks delivered messages sent. Returns the
@@ -283,17 +323,8 @@ mod postgres {
         sent: &[SentMark],
         now: DateTime<Utc>,
     ) -> Result<HashSet<i64>, DbError> {
-        for chunk in mails.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "{}{}",
-                crate::db::outbox::INSERT_INTO,
-                value_rows(crate::db::outbox::INSERT_ROW, 13, chunk.len(), 1)
-            );
-            let mut query = sqlx::query(&sql);
-            for (id, page_id, mail) in chunk {
-                query = bind_batch_mail!(query, *id, *page_id, mail, now);
-            }
-            query.execute(&mut **tx).await?;
+        if !mails.is_empty() {
+            insert_mails(tx, mails, now).await?;
         }
         for (page_id, count) in counts {
             sqlx::query(COUNT_MANY).bind(page_id).bind(shard).bind(now).bind(count).execute(&mut **tx).await?;
@@ -303,24 +334,72 @@ mod postgres {
             by_owner.entry(mark.owner.as_str()).or_default().push(mark.id);
         }
         let mut done: HashSet<i64> = HashSet::new();
+        // `|| ''`: by their ids, not by reading every pending message's entry in `outbox_due`
+        // as well (PostgreSQL did, and combined the two).
+        let sql = format!(
+            "{}$1 where lease_owner = $2 and status || '' = 'pending' and id = any($3::bigint[]) returning id",
+            crate::db::outbox::MARK_SENT
+        );
         for (owner, mut marks) in by_owner {
             marks.sort_unstable();
-            for chunk in marks.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    // `|| ''`: by their ids, not by reading every pending message's entry in
-                    // `outbox_due` as well (PostgreSQL did, and combined the two).
-                    "{}$1 where lease_owner = $2 and status || '' = 'pending' and id in ({}) returning id",
-                    crate::db::outbox::MARK_SENT,
-                    value_rows("$1", 1, chunk.len(), 3)
-                );
-                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner);
-                for id in chunk {
-                    query = query.bind(id);
-                }
-                done.extend(query.fetch_all(&mut **tx).await?);
-            }
+            done.extend(
+                sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner).bind(marks).fetch_all(&mut **tx).await?,
+            );
         }
         Ok(done)
+    }
+
+    /// Inserts a batch's emails into the outbox, in one statement.
+    async fn insert_mails(
+        tx: &mut Transaction<'_, Postgres>,
+        mails: &[(i64, i64, &NewMail)],
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let n = mails.len();
+        let (mut action_ids, mut page_ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        // kind, to_address, subject, body, status.
+        let mut required: [Vec<&str>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+        // to_name, from_name, reply_to_address, reply_to_name.
+        let mut optional: [Vec<Option<&str>>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
+        for (action_id, page_id, mail) in mails {
+            action_ids.push(*action_id);
+            page_ids.push(*page_id);
+            let row = [mail.kind.as_str(), mail.to_address.as_str(), &mail.subject, &mail.body, mail_status(mail)];
+            for (column, value) in required.iter_mut().zip(row) {
+                column.push(value);
+            }
+            let row = [&mail.to_name, &mail.from_name, &mail.reply_to_address, &mail.reply_to_name];
+            for (column, value) in optional.iter_mut().zip(row) {
+                column.push(value.as_deref());
+            }
+        }
+        let sql = format!(
+            "{} select action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
+                       subject, body, status, null, 0, $12, $12
+             from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[])
+                  as row (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
+                          subject, body, status)",
+            crate::db::outbox::INSERT_COLUMNS
+        );
+        let [kind, to_address, subject, body, status] = required;
+        let [to_name, from_name, reply_to_address, reply_to_name] = optional;
+        sqlx::query(&sql)
+            .bind(action_ids)
+            .bind(page_ids)
+            .bind(kind)
+            .bind(to_address)
+            .bind(to_name)
+            .bind(from_name)
+            .bind(reply_to_address)
+            .bind(reply_to_name)
+            .bind(subject)
+            .bind(body)
+            .bind(status)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }
 
@@ -1188,11 +1267,5 @@ mod tests {
         // The first step is the update's own: by the ids its subquery chose. Reading the
         // `outbox_due` index there went through every pending message for each claim.
         assert!(plan[0].3.contains("INTEGER PRIMARY KEY"), "{plan:?}");
-    }
-
-    #[test]
-    fn value_rows_number_each_rows_placeholders_after_the_last() {
-        assert_eq!(value_rows("($1, 0, $2, $2)", 2, 3, 1), "($1, 0, $2, $2), ($3, 0, $4, $4), ($5, 0, $6, $6)");
-        assert_eq!(value_rows("$1", 1, 3, 3), "$3, $4, $5");
     }
 }

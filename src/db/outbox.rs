@@ -82,7 +82,7 @@ macro_rules! insert_columns {
             subject, body, status, pending_action_id, attempts, next_attempt_at, created_at)"
     };
 }
-/// `INSERT` without its row, for multi-row inserts of `INSERT_ROW`.
+/// `INSERT` without its row.
 macro_rules! insert_into {
     () => {
         concat!(insert_columns!(), " values ")
@@ -96,8 +96,6 @@ macro_rules! insert_row {
 }
 /// `INSERT` without its values, for `INSERT … SELECT`.
 pub(crate) const INSERT_COLUMNS: &str = insert_columns!();
-pub(crate) const INSERT_INTO: &str = insert_into!();
-pub(crate) const INSERT_ROW: &str = insert_row!();
 pub(crate) const INSERT: &str = concat!(insert_into!(), insert_row!());
 
 /// Binds the parameters of `INSERT`.
