@@ -276,6 +276,18 @@ async fn concurrent_submissions_are_counted_exactly(backend: Backend) {
     assert_eq!(counter["actions"], distinct as i64);
     assert_eq!(counter["count"], distinct as i64 + 785);
     assert_eq!(app.counter(FR).await["count"], distinct as i64 + 785);
+
+    // Each stored action queued its emails once, repeats none: as many as one more action
+    // queues, times the stored actions.
+    let queued = |(pending, sent, failed): (i64, i64, i64)| pending + sent + failed;
+    let crowd = queued(undersigned::db::outbox::counts(&app.db).await.unwrap());
+    assert_eq!(
+        app.post_form(EN, &valid_form("one-more@example.org"), Some(&token)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let per_action = queued(undersigned::db::outbox::counts(&app.db).await.unwrap()) - crowd;
+    assert!(per_action > 0);
+    assert_eq!(crowd, distinct as i64 * per_action, "{per_action} emails per action");
 }
 
 crate::on_both_backends!(
