@@ -232,8 +232,8 @@ mod postgres {
         let mut page_ids = Vec::with_capacity(n);
         let mut emails = Vec::with_capacity(n);
         let mut consents = Vec::with_capacity(n);
-        // first_name, last_name, postal_code, country, consent_text, subject, message, then
-        // the tracking: utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer.
+        // `$4` to `$16`: first_name, last_name, postal_code, country, consent_text, subject,
+        // message, then utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer.
         let mut texts: [Vec<Option<&str>>; 13] = std::array::from_fn(|_| Vec::with_capacity(n));
         for (_, action) in sorted {
             let (draft, tracking) = (&action.draft, &action.tracking);
@@ -267,49 +267,19 @@ mod postgres {
             "insert into actions ({DRAFT_COLUMNS})
              select page_id, email, first_name, last_name, postal_code, country, consent, consent_text, subject,
                     message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, $17
-             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[],
+             from unnest($1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
                          $15::text[], $16::text[])
-                  as row (page_id, email, first_name, last_name, postal_code, country, consent, consent_text,
+                  as row (page_id, email, consent, first_name, last_name, postal_code, country, consent_text,
                           subject, message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer)
              on conflict (page_id, email) do nothing
              returning id, page_id, email"
         );
-        let [
-            first,
-            last,
-            postal,
-            country,
-            consent_text,
-            subject,
-            message,
-            source,
-            medium,
-            campaign,
-            content,
-            term,
-            referrer,
-        ] = texts;
-        let stored: Vec<(i64, i64, String)> = sqlx::query_as(&sql)
-            .bind(page_ids)
-            .bind(emails)
-            .bind(first)
-            .bind(last)
-            .bind(postal)
-            .bind(country)
-            .bind(consents)
-            .bind(consent_text)
-            .bind(subject)
-            .bind(message)
-            .bind(source)
-            .bind(medium)
-            .bind(campaign)
-            .bind(content)
-            .bind(term)
-            .bind(referrer)
-            .bind(now)
-            .fetch_all(&mut **tx)
-            .await?;
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql).bind(page_ids).bind(emails).bind(consents);
+        for column in texts {
+            query = query.bind(column);
+        }
+        let stored = query.bind(now).fetch_all(&mut **tx).await?;
         Ok(stored.into_iter().map(|(id, page_id, email)| ((page_id, email), id)).collect())
     }
 
@@ -357,9 +327,9 @@ mod postgres {
     ) -> Result<(), DbError> {
         let n = mails.len();
         let (mut action_ids, mut page_ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        // kind, to_address, subject, body, status.
+        // `$3` to `$7`: kind, to_address, subject, body, status.
         let mut required: [Vec<&str>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
-        // to_name, from_name, reply_to_address, reply_to_name.
+        // `$8` to `$11`: to_name, from_name, reply_to_address, reply_to_name.
         let mut optional: [Vec<Option<&str>>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
         for (action_id, page_id, mail) in mails {
             action_ids.push(*action_id);
@@ -378,27 +348,18 @@ mod postgres {
                        subject, body, status, null, 0, $12, $12
              from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::text[])
-                  as row (action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
-                          subject, body, status)",
+                  as row (action_id, page_id, kind, to_address, subject, body, status, to_name, from_name,
+                          reply_to_address, reply_to_name)",
             crate::db::outbox::INSERT_COLUMNS
         );
-        let [kind, to_address, subject, body, status] = required;
-        let [to_name, from_name, reply_to_address, reply_to_name] = optional;
-        sqlx::query(&sql)
-            .bind(action_ids)
-            .bind(page_ids)
-            .bind(kind)
-            .bind(to_address)
-            .bind(to_name)
-            .bind(from_name)
-            .bind(reply_to_address)
-            .bind(reply_to_name)
-            .bind(subject)
-            .bind(body)
-            .bind(status)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        let mut query = sqlx::query(&sql).bind(action_ids).bind(page_ids);
+        for column in required {
+            query = query.bind(column);
+        }
+        for column in optional {
+            query = query.bind(column);
+        }
+        query.bind(now).execute(&mut **tx).await?;
         Ok(())
     }
 }
