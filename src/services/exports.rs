@@ -154,11 +154,19 @@ fn from_sqlite_file(
             let _ = sink.chunks.blocking_send(Err(error));
         }
     });
+    received(receiver, reader)
+}
+
+/// What a reading task sends through `receiver`, then the task's end: had it panicked, the
+/// export would look complete but not be.
+fn received<T: Send + 'static>(
+    receiver: mpsc::Receiver<Result<T, DbError>>,
+    reader: tokio::task::JoinHandle<()>,
+) -> impl Stream<Item = Result<T, DbError>> + Send {
     futures_util::stream::unfold((receiver, Some(reader)), |(mut receiver, reader)| async move {
-        if let Some(chunk) = receiver.recv().await {
-            return Some((chunk, (receiver, reader)));
+        if let Some(item) = receiver.recv().await {
+            return Some((item, (receiver, reader)));
         }
-        // The reader is done. Had it panicked, the export would look complete but not be.
         match reader?.await {
             Ok(()) => None,
             Err(error) => Some((Err(DbError::Unavailable(format!("the export stopped: {error}"))), (receiver, None))),
@@ -193,17 +201,7 @@ fn batched(
             }
         }
     });
-    let rows = futures_util::stream::unfold((receiver, Some(reader)), |(mut receiver, reader)| async move {
-        if let Some(batch) = receiver.recv().await {
-            return Some((batch, (receiver, reader)));
-        }
-        // The reader is done. Had it panicked, the export would look complete but not be.
-        match reader?.await {
-            Ok(()) => None,
-            Err(error) => Some((Err(DbError::Unavailable(format!("the export stopped: {error}"))), (receiver, None))),
-        }
-    });
-    let body = rows.map(move |batch| {
+    let body = received(receiver, reader).map(move |batch| {
         let rows = batch?;
         on_rows(rows.len());
         let mut writer = writer();
