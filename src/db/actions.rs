@@ -688,6 +688,19 @@ pub struct ExportRow {
 const EXPORT_FILTER: &str = "($1 is null or c.slug = $1) and ($2 is null or p.slug = $2)
       and ($3 is null or a.created_at >= $3) and ($4 is null or a.created_at < $4)";
 
+/// The export's rows with their page and campaign, `$5` being the id to read after and `$6`
+/// the batch's size, as SQLite reads them (`ExportCursor` on a database in memory, and
+/// `export_sqlite_file`).
+fn export_joined_sql() -> String {
+    format!(
+        "select a.id, c.slug as campaign, p.slug as page, p.kind, a.created_at, a.first_name, a.last_name,
+                a.email, a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source,
+                a.utm_medium, a.utm_campaign, a.utm_content, a.utm_term, a.referrer
+         from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
+         where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
+    )
+}
+
 /// Reads an export in batches of rows in id order. Reading in batches keeps memory flat and
 /// holds no long read transaction.
 pub struct ExportCursor {
@@ -732,15 +745,8 @@ impl ExportCursor {
     }
 
     async fn next_decoded(&self, pool: &sqlx::SqlitePool) -> Result<ExportBatch, DbError> {
-        let sql = format!(
-            "select a.id, c.slug as campaign, p.slug as page, p.kind, a.created_at, a.first_name, a.last_name,
-                    a.email, a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source,
-                    a.utm_medium, a.utm_campaign, a.utm_content, a.utm_term, a.referrer
-             from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
-             where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
-        );
         let filter = &self.filter;
-        let rows = sqlx::query_as(&sql)
+        let rows = sqlx::query_as(&export_joined_sql())
             .bind(filter.campaign.as_deref())
             .bind(filter.page.as_deref())
             .bind(filter.from)
@@ -991,14 +997,7 @@ pub fn export_sqlite_file(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    let sql = format!(
-        "select a.id, c.slug, p.slug, p.kind, a.created_at, a.first_name, a.last_name, a.email,
-                a.postal_code, a.country, a.consent, a.consent_text, a.subject, a.message, a.utm_source, a.utm_medium,
-                a.utm_campaign, a.utm_content, a.utm_term, a.referrer
-         from actions a join pages p on p.id = a.page_id join campaigns c on c.id = p.campaign_id
-         where {EXPORT_FILTER} and a.id > $5 order by a.id limit $6"
-    );
-    let mut statement = connection.prepare(&sql)?;
+    let mut statement = connection.prepare(&export_joined_sql())?;
     // As sqlx binds times to SQLite, so that they compare with the stored ones alike.
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
     let (from, until) = (time(filter.from), time(filter.until));
