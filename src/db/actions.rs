@@ -1,6 +1,6 @@
 //! Actions taken on pages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -101,81 +101,58 @@ pub(crate) struct NewAction {
 const COUNT_MANY: &str = "insert into action_counts (page_id, shard, actions, created_at) values ($1, $2, $4, $3)
      on conflict (page_id, shard) do update set actions = action_counts.actions + excluded.actions";
 
-/// Stores `actions` and `sent` marks in one transaction on `db`'s writer: each action, its
-/// emails, and the count of each page; each delivered message marked sent. The ids are in
-/// the order of `actions`, `None` for an email address that had already acted on the page
-/// (earlier, or earlier in `actions`); the marks say whether their owner still held the
-/// message.
-///
-/// Actions go in (page, email) order and counts in page order, so that transactions of
-/// several nodes on PostgreSQL take their locks in one order and cannot deadlock.
-///
-/// This takes a writing connection from the pool; the group commit holds one across
-/// batches instead (`write_batch_with`).
-pub(crate) async fn write_batch(
-    db: &Db,
-    actions: &[NewAction],
-    sent: &[SentMark],
-) -> Result<(Vec<Option<i64>>, Vec<bool>), DbError> {
-    write_batch_with(db, &mut db.writer().await?, actions, sent, Durability::InCommit).await
-}
+/// What a batch wrote: the id of each action in the order of the batch, `None` for an email
+/// address that had already acted on the page (earlier, or earlier in the batch); and for
+/// each sent mark whether its owner still held the message.
+pub(crate) type Written = (Vec<Option<i64>>, Vec<bool>);
 
-/// When a batch's writes reach the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durability {
-    /// Before its commit returns.
-    InCommit,
-    /// On SQLite, once the caller has synced the write-ahead log after the commit returns
-    /// (`db::group_commit`), so that the next batch can be written meanwhile; on
-    /// PostgreSQL, as `InCommit`.
-    ByCaller,
-}
-
-/// As `write_batch`, on a connection the caller holds.
-pub(crate) async fn write_batch_with(
-    db: &Db,
-    writer: &mut crate::db::Writer,
-    actions: &[NewAction],
-    sent: &[SentMark],
-    durability: Durability,
-) -> Result<(Vec<Option<i64>>, Vec<bool>), DbError> {
-    use sqlx::Connection;
-    let now = Utc::now();
-    let shard = db.counter_shard();
+/// A batch's actions in (page, email) order, with their places in the batch. Actions go in
+/// this order and counts in page order, so that transactions of several nodes on PostgreSQL
+/// take their locks in one order and cannot deadlock; the sort is stable, so that of two
+/// submissions of one address the first stays first.
+fn in_lock_order(actions: &[NewAction]) -> Vec<(usize, &NewAction)> {
     let mut sorted: Vec<(usize, &NewAction)> = actions.iter().enumerate().collect();
     sorted.sort_by(|(_, a), (_, b)| (a.page_id, a.draft.email.as_str()).cmp(&(b.page_id, b.draft.email.as_str())));
-    let mut ids = vec![None; actions.len()];
-    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
-    let done = match writer {
-        crate::db::Writer::Sqlite(conn) if sorted.is_empty() => {
-            // Only sent marks: one statement, a transaction of its own.
-            sqlite::insert_the_rest(conn, &[], &counts, shard, sent, now, None).await?
-        }
-        crate::db::Writer::Sqlite(conn) => {
-            let mut open = sqlite::Open::new(conn);
-            let stored = sqlite::begin_and_insert_actions(open.conn(), &sorted, now, durability).await?;
-            let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
-            let done =
-                sqlite::insert_the_rest(open.conn(), &mails, &counts, shard, sent, now, Some(durability)).await?;
-            open.committed();
-            done
-        }
-        crate::db::Writer::Postgres(conn) => {
-            let mut tx = conn.begin().await?;
-            let stored = postgres::insert_actions(&mut tx, &sorted, now).await?;
-            let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
-            let done = postgres::insert_the_rest(&mut tx, &mails, &counts, shard, sent, now).await?;
-            tx.commit().await?;
-            done
-        }
-    };
+    sorted
+}
+
+/// A committed batch's outcome, telling the read cache when counts changed.
+fn written(
+    db: &Db,
+    ids: Vec<Option<i64>>,
+    counts: &BTreeMap<i64, i64>,
+    sent: &[SentMark],
+    done: &HashSet<i64>,
+) -> Written {
     if !counts.is_empty() {
         db.cache.counts_changed();
     }
-    Ok((ids, sent.iter().map(|mark| done.contains(&mark.id)).collect()))
+    (ids, sent.iter().map(|mark| done.contains(&mark.id)).collect())
 }
 
-/// Binds one of a batch's emails for `outbox::INSERT_ROW`: its action, page and status.
+/// Stores `actions` and `sent` marks in one transaction on a PostgreSQL connection the
+/// caller holds: each action, its emails, and the count of each page; each delivered
+/// message marked sent (see `Written`). On SQLite, `SqliteBatchWriter` does the same.
+pub(crate) async fn write_batch_postgres(
+    db: &Db,
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
+    actions: &[NewAction],
+    sent: &[SentMark],
+) -> Result<Written, DbError> {
+    use sqlx::Connection;
+    let now = Utc::now();
+    let sorted = in_lock_order(actions);
+    let mut ids = vec![None; actions.len()];
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut tx = conn.begin().await?;
+    let stored = postgres::insert_actions(&mut tx, &sorted, now).await?;
+    let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
+    let done = postgres::insert_the_rest(&mut tx, &mails, &counts, db.counter_shard(), sent, now).await?;
+    tx.commit().await?;
+    Ok(written(db, ids, &counts, sent, &done))
+}
+
+/// Binds one of a batch's emails for `outbox::INSERT`: its action, page and status.
 macro_rules! bind_batch_mail {
     ($query:expr, $action_id:expr, $page_id:expr, $mail:expr, $now:expr) => {
         crate::db::outbox::bind_mail!($query, $mail, Some($action_id), $page_id, mail_status($mail), None::<i64>, $now)
@@ -206,7 +183,7 @@ fn acknowledge<'a>(
     mails
 }
 
-/// PostgreSQL's half of `write_batch`. Each table's rows go in as one array per column,
+/// The statements of `write_batch_postgres`. Each table's rows go in as one array per column,
 /// spread into rows by `unnest`: one statement per table whatever the batch's size, always
 /// the same text, so prepared once per connection and planned once. (Multi-row `VALUES` of
 /// sixteen rows took a statement per sixteen rows, each of a shape of its own by the size of
@@ -364,186 +341,136 @@ mod postgres {
     }
 }
 
-/// SQLite's half of `write_batch`. Each statement is a round trip to the thread of sqlx's
-/// connection, which under load waits its turn for a core (0.15 to 0.2 ms, measured), so the
-/// transaction is two round trips whatever its size: `BEGIN` with the actions, then
-/// everything else with `COMMIT` (it was eight, and the group commit took a fifth longer;
-/// measured).
+/// SQLite's half of a batch, on a connection of its own that the group commit's thread
+/// drives (`db::group_commit`). Its statements run where they are called: through sqlx each
+/// was a round trip to the connection's own thread, which under load waited its turn for a
+/// core (0.15 to 0.2 ms, measured), and its rows came back one by one over a channel. Here
+/// each statement is prepared once and run once per row, which in-process costs a few
+/// microseconds.
 ///
-/// Rows go in as multi-row `VALUES` of anonymous `?` parameters, which sqlx binds in order
-/// (a numbered `$N` SQLite looks up by name, in time linear in their number). Each `VALUES`
-/// is padded with rows of NULLs, which a `where` drops, to a power of two rows, so that a
-/// few statement shapes are prepared and cached rather than one per batch size. (The rows
-/// went as one JSON parameter read with `json_each` before: SQLite turned a row back into
-/// text for each of its cells, 12 µs a row against 2.3 for `VALUES`; measured.)
-mod sqlite {
-    use std::collections::{BTreeMap, HashMap, HashSet};
+/// Its commits are not synced (`synchronous = NORMAL`, in WAL mode): the group commit syncs
+/// the log after them, and only then answers. It writes only while its caller holds the
+/// pool's writing connection (`Db::writer`), so that it and the pool's writers never wait on
+/// each other's locks.
+pub(crate) struct SqliteBatchWriter {
+    conn: rusqlite::Connection,
+    insert_action: String,
+    mark_sent: String,
+}
 
-    use chrono::{DateTime, Utc};
-    use sqlx::Sqlite;
-    use sqlx::pool::PoolConnection;
-
-    use super::{DRAFT_COLUMNS, NewAction, NewMail, mail_status};
-    use crate::db::DbError;
-    use crate::db::group_commit::SentMark;
-
-    /// A transaction begun and committed by statements of ours rather than by sqlx, which
-    /// does not know of it: if it is dropped before `committed` (an error, or the task
-    /// cancelled), its connection is closed rather than given back to the pool. Closing
-    /// rolls the transaction back; given back, the connection would carry it to its next
-    /// user.
-    pub(super) struct Open<'c> {
-        conn: &'c mut PoolConnection<Sqlite>,
-        open: bool,
-    }
-
-    impl<'c> Open<'c> {
-        pub(super) fn new(conn: &'c mut PoolConnection<Sqlite>) -> Self {
-            Self { conn, open: true }
+impl SqliteBatchWriter {
+    /// Opens a connection to the SQLite file at `path`, which the pool has created, migrated
+    /// and put in WAL mode.
+    pub(crate) fn open(path: &std::path::Path) -> Result<Self, DbError> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch("pragma foreign_keys = on; pragma synchronous = normal")?;
+        let mode: String = conn.query_row("pragma journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbError::Unavailable(format!("the SQLite file is in {mode} mode, not WAL")));
         }
-
-        pub(super) fn conn(&mut self) -> &mut PoolConnection<Sqlite> {
-            self.conn
-        }
-
-        pub(super) fn committed(mut self) {
-            self.open = false;
-        }
-    }
-
-    impl Drop for Open<'_> {
-        fn drop(&mut self) {
-            if self.open {
-                self.conn.close_on_drop();
-            }
-        }
-    }
-
-    /// Most rows in one `VALUES`: SQLite takes at most 32,766 parameters in a statement.
-    const MAX_ROWS: usize = 256;
-
-    /// `values (?, …), …`: `rows` rows of `per_row` parameters, padded to a power of two
-    /// rows; select from it `where column1 is not null`, and bind the padding with `pad!`.
-    pub(super) fn values(per_row: usize, rows: usize) -> String {
-        let row = format!("({})", vec!["?"; per_row].join(", "));
-        format!("values {}", vec![row; rows.max(1).next_power_of_two()].join(", "))
-    }
-
-    /// Binds the NULLs that pad `rows` rows of `per_row` parameters (see `values`).
-    macro_rules! pad {
-        ($query:expr, $rows:expr, $per_row:expr) => {{
-            let mut query = $query;
-            for _ in 0..($rows.max(1).next_power_of_two() - $rows) * $per_row {
-                query = query.bind(None::<i64>);
-            }
-            query
-        }};
-    }
-
-    /// Begins the transaction and inserts the actions that are new; returns the id of each
-    /// by (page, email).
-    pub(super) async fn begin_and_insert_actions(
-        conn: &mut PoolConnection<Sqlite>,
-        sorted: &[(usize, &NewAction)],
-        now: DateTime<Utc>,
-        durability: super::Durability,
-    ) -> Result<HashMap<(i64, String), i64>, DbError> {
-        let mut sql = String::from(match durability {
-            // The connection's setting is `FULL`; `insert_the_rest` sets it back after the
-            // commit, and should the batch stop before, `Open` closes the connection.
-            super::Durability::ByCaller => "pragma synchronous = normal; begin immediate",
-            super::Durability::InCommit => "begin immediate",
-        });
-        for chunk in sorted.chunks(MAX_ROWS) {
-            // The `where` also tells SQLite's parser the `on conflict` belongs to the insert.
-            sql.push_str(&format!(
-                ";\ninsert into actions ({DRAFT_COLUMNS}) select * from ({}) where column1 is not null
-                 on conflict (page_id, email) do nothing returning id, page_id, email",
-                values(17, chunk.len())
-            ));
-        }
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
-        for chunk in sorted.chunks(MAX_ROWS) {
-            for (_, action) in chunk {
-                query = bind_draft!(query, action.page_id, action.draft, action.tracking, now);
-            }
-            query = pad!(query, chunk.len(), 17);
-        }
-        let stored = query.fetch_all(&mut **conn).await?;
-        Ok(stored.into_iter().map(|(id, page_id, email)| ((page_id, email), id)).collect())
-    }
-
-    /// Stores the emails, adds to the counts and marks delivered messages sent, and then
-    /// commits the transaction `begin_and_insert_actions` began, if given how it was
-    /// begun, in one round trip. Returns the messages marked.
-    pub(super) async fn insert_the_rest(
-        conn: &mut PoolConnection<Sqlite>,
-        mails: &[(i64, i64, &NewMail)],
-        counts: &BTreeMap<i64, i64>,
-        shard: i32,
-        sent: &[SentMark],
-        now: DateTime<Utc>,
-        commit: Option<super::Durability>,
-    ) -> Result<HashSet<i64>, DbError> {
-        let counts: Vec<(i64, i64)> = counts.iter().map(|(page, count)| (*page, *count)).collect();
-        let mut statements = Vec::new();
-        for chunk in mails.chunks(MAX_ROWS) {
-            statements.push(format!(
-                "{} select column1, column2, column3, column4, column5, column6, column7, column8, column9, column10,
-                   column11, column12, 0, column13, column13 from ({}) where column1 is not null",
-                crate::db::outbox::INSERT_COLUMNS,
-                values(13, chunk.len())
-            ));
-        }
-        for chunk in counts.chunks(MAX_ROWS) {
-            statements.push(format!(
-                "insert into action_counts (page_id, shard, actions, created_at) select * from ({})
-                 where column1 is not null
-                 on conflict (page_id, shard) do update set actions = action_counts.actions + excluded.actions",
-                values(4, chunk.len())
-            ));
-        }
-        for chunk in sent.chunks(MAX_ROWS) {
+        let parameters: Vec<String> = (1..=17).map(|n| format!("${n}")).collect();
+        Ok(Self {
+            conn,
+            insert_action: format!(
+                "insert into actions ({DRAFT_COLUMNS}) values ({}) on conflict (page_id, email) do nothing returning id",
+                parameters.join(", ")
+            ),
             // The unary `+` keeps SQLite from reading every pending message by `outbox_due`
-            // instead of the few marked by their id (measured: it did).
-            statements.push(format!(
-                "{}mark.column3 from (select * from ({}) where column1 is not null) as mark
-                 where outbox.id = mark.column1 and outbox.lease_owner = mark.column2 and +outbox.status = 'pending'
-                 returning outbox.id",
-                crate::db::outbox::MARK_SENT,
-                values(3, chunk.len())
-            ));
-        }
-        match commit {
-            Some(super::Durability::ByCaller) => statements.push("commit; pragma synchronous = full".to_string()),
-            Some(super::Durability::InCommit) => statements.push("commit".to_string()),
-            None => {}
-        }
-        if statements.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let sql = statements.join(";\n");
-        // Bound in the order the statements above name them.
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for chunk in mails.chunks(MAX_ROWS) {
-            for (id, page_id, mail) in chunk {
-                query = bind_batch_mail!(query, *id, *page_id, mail, now);
+            // instead of the one marked by its id (measured: it did).
+            mark_sent: format!(
+                "{}$1 where id = $2 and lease_owner = $3 and +status = 'pending'",
+                crate::db::outbox::MARK_SENT
+            ),
+        })
+    }
+
+    /// Stores `actions` and `sent` marks in one transaction, as `write_batch_postgres`
+    /// does, and commits it without syncing it.
+    pub(crate) fn write(&mut self, db: &Db, actions: &[NewAction], sent: &[SentMark]) -> Result<Written, DbError> {
+        use rusqlite::TransactionBehavior;
+        // The text sqlx writes for a time into SQLite, so that times compare and sort alike
+        // whichever connection wrote them.
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+        let now = now.as_str();
+        let sorted = in_lock_order(actions);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut stored = HashMap::with_capacity(sorted.len());
+        let mut insert = tx.prepare_cached(&self.insert_action)?;
+        for (_, action) in &sorted {
+            bind_draft!(Binder::new(&mut insert), action.page_id, action.draft, action.tracking, now).bound()?;
+            let mut returned = insert.raw_query();
+            if let Some(row) = returned.next()? {
+                stored.insert((action.page_id, action.draft.email.as_str().to_string()), row.get::<_, i64>(0)?);
             }
-            query = pad!(query, chunk.len(), 13);
         }
-        for chunk in counts.chunks(MAX_ROWS) {
-            for (page_id, count) in chunk {
-                query = query.bind(*page_id).bind(shard).bind(*count).bind(now);
+        drop(insert);
+        let mut ids = vec![None; actions.len()];
+        let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+        let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
+        let mut insert = tx.prepare_cached(crate::db::outbox::INSERT)?;
+        for (action_id, page_id, mail) in &mails {
+            bind_batch_mail!(Binder::new(&mut insert), *action_id, *page_id, mail, now).bound()?;
+            insert.raw_execute()?;
+        }
+        drop(insert);
+        let mut count = tx.prepare_cached(COUNT_MANY)?;
+        for (page_id, actions) in &counts {
+            count.execute(rusqlite::named_params! {
+                "$1": page_id, "$2": db.counter_shard(), "$3": now, "$4": actions,
+            })?;
+        }
+        drop(count);
+        let mut done = HashSet::new();
+        let mut mark = tx.prepare_cached(&self.mark_sent)?;
+        for sent in sent {
+            Binder::new(&mut mark).bind(now).bind(sent.id).bind(sent.owner.as_str()).bound()?;
+            if mark.raw_execute()? > 0 {
+                done.insert(sent.id);
             }
-            query = pad!(query, chunk.len(), 4);
         }
-        for chunk in sent.chunks(MAX_ROWS) {
-            for mark in chunk {
-                query = query.bind(mark.id).bind(mark.owner.as_str()).bind(now);
-            }
-            query = pad!(query, chunk.len(), 3);
+        drop(mark);
+        tx.commit()?;
+        Ok(written(db, ids, &counts, sent, &done))
+    }
+}
+
+/// Binds a rusqlite statement's parameters in the order they first appear in its text, with
+/// the `.bind(value)` calls that bind a sqlx query, so that `bind_draft!` and `bind_mail!`
+/// name the columns' values once for both.
+struct Binder<'s, 'c> {
+    statement: &'s mut rusqlite::Statement<'c>,
+    bound: usize,
+    failed: Option<rusqlite::Error>,
+}
+
+impl<'s, 'c> Binder<'s, 'c> {
+    fn new(statement: &'s mut rusqlite::Statement<'c>) -> Self {
+        Self { statement, bound: 0, failed: None }
+    }
+
+    fn bind<T: rusqlite::ToSql>(mut self, value: T) -> Self {
+        self.bound += 1;
+        if self.failed.is_none()
+            && let Err(error) = self.statement.raw_bind_parameter(self.bound, value)
+        {
+            self.failed = Some(error);
         }
-        Ok(query.fetch_all(&mut **conn).await?.into_iter().collect())
+        self
+    }
+
+    /// Every parameter bound, or the first error.
+    fn bound(self) -> rusqlite::Result<()> {
+        let expected = self.statement.parameter_count();
+        match self.failed {
+            Some(error) => Err(error),
+            None if self.bound != expected => Err(rusqlite::Error::InvalidParameterCount(self.bound, expected)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -959,7 +886,7 @@ pub trait ExportSink {
 }
 
 /// The SQLite file behind `db`, which an export can open a connection of its own to; `None`
-/// on PostgreSQL or for a database in memory (use `export_batch`).
+/// on PostgreSQL.
 pub fn export_sqlite_path(db: &Db) -> Option<std::path::PathBuf> {
     let crate::db::Backend::Sqlite { reader, .. } = &db.backend else {
         return None;
@@ -1169,15 +1096,16 @@ mod tests {
     async fn a_batch_stores_each_address_once_and_marks_only_held_messages() {
         let dir = tempfile::tempdir().unwrap();
         let (db, page) = demo_db(dir.path()).await;
+        let mut writer = SqliteBatchWriter::open(&dir.path().join("t.db")).unwrap();
         let batch = [action(&page, "b@example.org"), action(&page, "a@example.org"), action(&page, "b@example.org")];
-        let (ids, _) = write_batch(&db, &batch, &[]).await.unwrap();
+        let (ids, _) = writer.write(&db, &batch, &[]).unwrap();
         assert!(ids[0].is_some() && ids[1].is_some(), "{ids:?}");
         assert_eq!(ids[2], None, "the second submission of an address in one batch is a repeat");
         assert_eq!(crate::db::counters::page_actions(&db, page.id).await.unwrap(), 2);
         let (pending, _, _) = crate::db::outbox::counts(&db).await.unwrap();
         assert_eq!(pending, 2, "emails of stored actions only");
 
-        let (again, _) = write_batch(&db, &[action(&page, "a@example.org")], &[]).await.unwrap();
+        let (again, _) = writer.write(&db, &[action(&page, "a@example.org")], &[]).unwrap();
         assert_eq!(again, [None], "a repeat in a later batch");
         assert_eq!(crate::db::counters::page_actions(&db, page.id).await.unwrap(), 2);
 
@@ -1189,9 +1117,43 @@ mod tests {
             SentMark { id: claimed[0].id, owner: "worker-a".into() },
             SentMark { id: claimed[1].id, owner: "worker-b".into() },
         ];
-        let (_, marked) = write_batch(&db, &[], &marks).await.unwrap();
+        let (_, marked) = writer.write(&db, &[], &marks).unwrap();
         assert_eq!(marked, [true, false], "only the lease holder marks a message sent");
         assert_eq!(crate::db::outbox::counts(&db).await.unwrap(), (1, 1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_stored_as_the_pool_would_store_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, page) = demo_db(dir.path()).await;
+        let mut writer = SqliteBatchWriter::open(&dir.path().join("t.db")).unwrap();
+        let mut first = action(&page, "a@example.org");
+        first.tracking.utm_source = Some("newsletter".into());
+        first.draft.country = None;
+        let before = Utc::now();
+        let (ids, _) = writer.write(&db, &[first.clone()], &[]).unwrap();
+        let stored = list_for_page(&db, page.id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        let row = &stored[0];
+        assert_eq!(Some(row.id), ids[0]);
+        assert_eq!((row.email.as_str(), row.first_name.as_deref()), ("a@example.org", Some("Ana")));
+        assert_eq!(row.postal_code.as_deref(), first.draft.postal_code.as_ref().map(|p| p.as_str()));
+        assert_eq!(row.country, None);
+        assert!(row.consent);
+        assert_eq!(row.subject.as_deref(), Some("Please act"));
+        assert_eq!(row.utm_source.as_deref(), Some("newsletter"));
+        // Times are read back as times, in the text sqlx writes, so they compare with those
+        // the pool's own writes store.
+        assert!(row.created_at >= before && row.created_at <= Utc::now(), "{}", row.created_at);
+        let text: String = on_reader!(db, pool => sqlx::query_scalar("select created_at from actions")
+            .fetch_one(pool).await)
+        .unwrap();
+        assert_eq!(text, row.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
+        let queued: (String, i64, String) = on_reader!(db, pool => sqlx::query_as(
+            "select kind, action_id, status from outbox")
+            .fetch_one(pool).await)
+        .unwrap();
+        assert_eq!(queued, ("thanks".to_string(), row.id, "pending".to_string()));
     }
 
     #[tokio::test]
@@ -1200,20 +1162,50 @@ mod tests {
         let (db, page) = demo_db(dir.path()).await;
         let mut orphan = action(&page, "c@example.org");
         orphan.page_id = i64::MAX; // no such page: refused by its foreign key, mid-transaction
-        let mut writer = db.writer().await.unwrap();
+        let mut writer = SqliteBatchWriter::open(&dir.path().join("t.db")).unwrap();
         let batch = [action(&page, "a@example.org"), orphan];
-        assert!(write_batch_with(&db, &mut writer, &batch, &[], Durability::InCommit).await.is_err());
-        drop(writer);
+        assert!(writer.write(&db, &batch, &[]).is_err());
         assert_eq!(crate::db::counters::page_actions(&db, page.id).await.unwrap(), 0);
         assert_eq!(crate::db::outbox::counts(&db).await.unwrap().0, 0);
 
-        // Had the open transaction gone back to the pool, this would fail to begin, or
-        // join it and never commit.
-        let (ids, _) = write_batch(&db, &[action(&page, "a@example.org")], &[]).await.unwrap();
+        // Had the failed transaction stayed open, this would fail to begin.
+        let (ids, _) = writer.write(&db, &[action(&page, "a@example.org")], &[]).unwrap();
         assert!(ids[0].is_some(), "the failed batch stored nothing: {ids:?}");
+        drop(writer);
         db.close().await;
         let reopened = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
         assert_eq!(crate::db::counters::page_actions(&reopened, page.id).await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_bad_write_does_not_fail_the_others_committed_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, page) = demo_db(dir.path()).await;
+        // Holding the pool's writing connection keeps the committer waiting, so that the
+        // writes queued meanwhile go into one transaction, which the bad one fails.
+        let held = db.writer().await.unwrap();
+        let mut submitted = Vec::new();
+        for n in 0..5 {
+            let mut new = action(&page, &format!("s{n}@example.org"));
+            if n == 2 {
+                new.page_id = i64::MAX; // no such page: refused by its foreign key
+            }
+            let db = db.clone();
+            submitted.push(tokio::spawn(async move { crate::db::group_commit::submit(&db, new).await }));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        let mut outcomes = Vec::new();
+        for task in submitted {
+            outcomes.push(task.await.unwrap());
+        }
+        assert!(outcomes[2].is_err(), "{outcomes:?}");
+        for n in [0, 1, 3, 4] {
+            assert!(matches!(outcomes[n], Ok(Some(_))), "write {n}: {outcomes:?}");
+        }
+        assert_eq!(crate::db::counters::page_actions(&db, page.id).await.unwrap(), 4);
+        assert_eq!(crate::db::outbox::counts(&db).await.unwrap().0, 4);
     }
 
     #[tokio::test]

@@ -2,22 +2,29 @@
 //! disk (the slow part of a durable commit) acknowledges them all. Two kinds of write go
 //! this way, the busiest: new actions, and the delivery worker's "sent" marks.
 //!
-//! A task per process takes everything waiting in its queue, writes it together
-//! (`actions::write_batch`) and only then answers each caller. There is no waiting for
-//! company: a lone write goes at once, and while one transaction commits, the writes
-//! arriving meanwhile gather for the next. Should a shared transaction fail, each of its
-//! writes is tried again alone, so that one bad row cannot fail its neighbours.
+//! One committer per process takes everything waiting in its queue, writes it together and
+//! only then answers each caller. There is no waiting for company: a lone write goes at
+//! once, and while one transaction commits, the writes arriving meanwhile gather for the
+//! next. Should a shared transaction fail, each of its writes is tried again alone, so that
+//! one bad row cannot fail its neighbours.
 //!
-//! On a SQLite file the wait for the disk is taken out of the writing: a transaction
-//! commits to the write-ahead log without syncing it, and a second task syncs the log and
-//! only then answers the callers, while the first writes the next transaction. A caller is
-//! still answered only once its write is on disk (a sync of the log covers every commit
-//! before it); the log's sync took a third of each transaction's time, during which
-//! nothing could be written (measured). Should a sync fail, no later write can be trusted
-//! to be on disk either (the kernel may have dropped the pages that failed), so every
-//! later one is refused until the server restarts. Nothing leaves the server for a write
-//! still unsynced either: the delivery worker claims a message in a transaction of its own
-//! that commits with a sync of the log, which covers every frame written before it.
+//! On PostgreSQL the committer is a task (`write_batch_postgres`). On SQLite it is a thread
+//! of its own with a connection of its own (`SqliteBatchWriter`), so that a batch runs from
+//! the queue to the commit without waking another thread (through sqlx, each statement was
+//! a round trip to its connection's thread; measured). While it writes it holds the pool's
+//! one writing connection (`Db::writer`), so that the pool's other writers wait their turn
+//! in the process, as they would for any writer, instead of on SQLite's lock.
+//!
+//! On SQLite the wait for the disk is also taken out of the writing: a transaction commits
+//! to the write-ahead log without syncing it, and a second thread syncs the log and only
+//! then answers the callers, while the first writes the next transaction. A caller is still
+//! answered only once its write is on disk (a sync of the log covers every commit before
+//! it); the log's sync took a third of each transaction's time, during which nothing could
+//! be written (measured). Should a sync fail, no later write can be trusted to be on disk
+//! either (the kernel may have dropped the pages that failed), so every later one is
+//! refused until the server restarts. Nothing leaves the server for a write still unsynced
+//! either: the delivery worker claims a message in a transaction of its own that commits
+//! with a sync of the log, which covers every frame written before it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,14 +32,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::actions::{Durability, NewAction, export_sqlite_path, write_batch, write_batch_with};
+use crate::db::actions::{NewAction, SqliteBatchWriter, Written, export_sqlite_path, write_batch_postgres};
 use crate::db::{Db, DbError, Writer};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 256;
-/// How long the task keeps its writing connection while writes keep coming, rather than
-/// give it back and take it again for each transaction. Other writers (on SQLite there is
-/// one connection) wait this long at most.
+/// How long the committer keeps the pool's writing connection while writes keep coming,
+/// rather than give it back and take it again for each transaction. Other writers (on
+/// SQLite there is one connection) wait this long at most.
 const HOLD: Duration = Duration::from_millis(20);
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
@@ -58,52 +65,133 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// The queue, starting the committing task on this runtime if there is none running
-    /// (none yet, or the runtime that ran it has ended, as between tests).
-    fn queue(&self, db: &Db) -> mpsc::Sender<Job> {
+    /// The queue, starting the committer if there is none running (none yet, or the
+    /// runtime that ran it has ended, as between tests).
+    fn queue(&self, db: &Db) -> Result<mpsc::Sender<Job>, DbError> {
         let mut slot = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = slot.as_ref().filter(|sender| !sender.is_closed()) {
-            return sender.clone();
+            return Ok(sender.clone());
         }
         let (sender, receiver) = mpsc::channel(QUEUE);
-        // The task's own handle has no queue of its own: when every other handle is gone,
-        // the queue closes and the task ends.
+        // The committer's own handle has no queue of its own: when every other handle is
+        // gone, the queue closes and the committer ends.
         let writer = Db { committer: Committer::default(), ..db.clone() };
-        tokio::spawn(run(writer, receiver));
+        if db.backend_name() == "postgres" {
+            tokio::spawn(run_postgres(writer, receiver));
+        } else {
+            let path = export_sqlite_path(db)
+                .ok_or_else(|| DbError::Unavailable("a SQLite database must be a file".into()))?;
+            start_sqlite(writer, path, receiver)?;
+        }
         *slot = Some(sender.clone());
-        sender
+        Ok(sender)
     }
 }
 
 /// Stores the action with whatever else is being written; returns once it is committed.
 pub(crate) async fn submit(db: &Db, action: NewAction) -> Result<Option<i64>, DbError> {
     let (reply, answer) = oneshot::channel();
-    match db.committer.queue(db).send(Job::Action(Box::new(action), reply)).await {
-        Ok(()) => answer.await.unwrap_or_else(|_| Err(stopped())),
-        // The queue closed between taking it and sending: write alone.
-        Err(mpsc::error::SendError(Job::Action(action, _))) => Ok(write_batch(db, &[*action], &[]).await?.0[0]),
-        Err(_) => Err(stopped()),
-    }
+    send(db, Job::Action(Box::new(action), reply)).await?;
+    answer.await.unwrap_or_else(|_| Err(stopped()))
 }
 
 /// Marks a delivered message sent, with whatever else is being written; returns once it is
 /// committed, and whether `owner` still held the message.
 pub(crate) async fn mark_sent(db: &Db, mark: SentMark) -> Result<bool, DbError> {
     let (reply, answer) = oneshot::channel();
-    match db.committer.queue(db).send(Job::Sent(mark, reply)).await {
-        Ok(()) => answer.await.unwrap_or_else(|_| Err(stopped())),
-        Err(mpsc::error::SendError(Job::Sent(mark, _))) => Ok(write_batch(db, &[], &[mark]).await?.1[0]),
-        Err(_) => Err(stopped()),
+    send(db, Job::Sent(mark, reply)).await?;
+    answer.await.unwrap_or_else(|_| Err(stopped()))
+}
+
+async fn send(db: &Db, job: Job) -> Result<(), DbError> {
+    match db.committer.queue(db)?.send(job).await {
+        Ok(()) => Ok(()),
+        // The queue closed between taking it and sending (its runtime ended): the next
+        // one is new.
+        Err(mpsc::error::SendError(job)) => db.committer.queue(db)?.send(job).await.map_err(|_| stopped()),
     }
 }
 
-/// The task ended with its runtime before answering: nothing was acknowledged.
+/// The committer ended before answering: nothing was acknowledged.
 fn stopped() -> DbError {
     DbError::Unavailable("the committing task stopped".into())
 }
 
 /// Where a caller waits for its write's outcome.
 type Reply<T> = oneshot::Sender<Result<T, DbError>>;
+
+/// The writes taken from the queue together, and their callers.
+#[derive(Default)]
+struct Batch {
+    actions: Vec<NewAction>,
+    action_replies: Vec<Reply<Option<i64>>>,
+    marks: Vec<SentMark>,
+    mark_replies: Vec<Reply<bool>>,
+}
+
+impl Batch {
+    fn of(jobs: &mut Vec<Job>) -> Self {
+        let mut batch = Self::default();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Action(action, reply) => {
+                    batch.actions.push(*action);
+                    batch.action_replies.push(reply);
+                }
+                Job::Sent(mark, reply) => {
+                    batch.marks.push(mark);
+                    batch.mark_replies.push(reply);
+                }
+            }
+        }
+        batch
+    }
+
+    fn len(&self) -> usize {
+        self.actions.len() + self.marks.len()
+    }
+
+    /// The answers to give once the batch is on disk.
+    fn answers(self, (ids, marked): Written) -> Answers {
+        Answers {
+            actions: self.action_replies.into_iter().zip(ids).collect(),
+            marks: self.mark_replies.into_iter().zip(marked).collect(),
+        }
+    }
+
+    /// Answers every caller with `error`: nothing of the batch was written.
+    fn refuse(self, error: &DbError) {
+        Answers {
+            actions: self.action_replies.into_iter().map(|reply| (reply, None)).collect(),
+            marks: self.mark_replies.into_iter().map(|reply| (reply, false)).collect(),
+        }
+        .send(Err(&error.to_string()));
+    }
+
+    /// The batch as batches of one write each, to try again alone after the whole failed.
+    fn singles(self) -> impl Iterator<Item = Batch> {
+        let actions = self.actions.into_iter().zip(self.action_replies).map(|(action, reply)| Batch {
+            actions: vec![action],
+            action_replies: vec![reply],
+            ..Batch::default()
+        });
+        let marks = self.marks.into_iter().zip(self.mark_replies).map(|(mark, reply)| Batch {
+            marks: vec![mark],
+            mark_replies: vec![reply],
+            ..Batch::default()
+        });
+        actions.chain(marks)
+    }
+
+    /// Answers the one caller of a batch of one write that failed.
+    fn fail(self, error: DbError) {
+        if let Some(reply) = self.action_replies.into_iter().next() {
+            let _ = reply.send(Err(error));
+        } else if let Some(reply) = self.mark_replies.into_iter().next() {
+            let _ = reply.send(Err(error));
+        }
+    }
+}
 
 /// The answers to the callers of a committed transaction.
 struct Answers {
@@ -124,18 +212,11 @@ impl Answers {
     }
 }
 
-async fn run(db: Db, mut receiver: mpsc::Receiver<Job>) {
-    // On a SQLite file, the log is synced by a task of its own (see the top of this file).
-    let syncer = export_sqlite_path(&db).map(|path| {
-        let (sender, answers) = mpsc::channel(UNSYNCED);
-        let mut log = path.into_os_string();
-        log.push("-wal");
-        tokio::spawn(sync_log(PathBuf::from(log), answers));
-        sender
-    });
-    let durability = if syncer.is_some() { Durability::ByCaller } else { Durability::InCommit };
+/// PostgreSQL's committer: each batch committed, and synced, in its transaction on a
+/// connection held while writes keep coming.
+async fn run_postgres(db: Db, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut held: Option<(Writer, Instant)> = None;
+    let mut held: Option<(sqlx::pool::PoolConnection<sqlx::Postgres>, Instant)> = None;
     loop {
         // Keep the connection only while writes are already waiting, and not for too long.
         if held.as_ref().is_some_and(|(_, since)| receiver.is_empty() || since.elapsed() >= HOLD) {
@@ -144,91 +225,158 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<Job>) {
         if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             break;
         }
-        let (mut actions, mut action_replies, mut marks, mut mark_replies) = (vec![], vec![], vec![], vec![]);
-        for job in jobs.drain(..) {
-            match job {
-                Job::Action(action, reply) => {
-                    actions.push(*action);
-                    action_replies.push(reply);
+        let batch = Batch::of(&mut jobs);
+        let conn = match &mut held {
+            Some((conn, _)) => conn,
+            None => match postgres_writer(&db).await {
+                Ok(conn) => &mut held.insert((conn, Instant::now())).0,
+                Err(error) => {
+                    batch.refuse(&error);
+                    continue;
                 }
-                Job::Sent(mark, reply) => {
-                    marks.push(mark);
-                    mark_replies.push(reply);
-                }
-            }
-        }
-        let written = match &mut held {
-            Some((writer, _)) => write_batch_with(&db, writer, &actions, &marks, durability).await,
-            None => match db.writer().await {
-                Ok(writer) => {
-                    let writer = &mut held.insert((writer, Instant::now())).0;
-                    write_batch_with(&db, writer, &actions, &marks, durability).await
-                }
-                Err(error) => Err(error),
             },
         };
-        if written.is_err() {
-            // Not knowing what state the connection is in, give it back.
-            held = None;
-        }
-        match written {
-            Ok((ids, marked)) => {
-                let answers = Answers {
-                    actions: action_replies.into_iter().zip(ids).collect(),
-                    marks: mark_replies.into_iter().zip(marked).collect(),
-                };
-                match &syncer {
-                    Some(syncer) => {
-                        if let Err(mpsc::error::SendError(answers)) = syncer.send(answers).await {
-                            answers.send(Err("the task syncing the log stopped"));
-                        }
-                    }
-                    None => answers.send(Ok(())),
-                }
-            }
-            Err(error) if actions.len() + marks.len() == 1 => {
-                if let Some(reply) = action_replies.into_iter().next() {
-                    let _ = reply.send(Err(error));
-                } else if let Some(reply) = mark_replies.into_iter().next() {
-                    let _ = reply.send(Err(error));
-                }
-            }
+        match write_batch_postgres(&db, conn, &batch.actions, &batch.marks).await {
+            Ok(written) => batch.answers(written).send(Ok(())),
             Err(error) => {
-                // Alone, each is written and synced in its commit.
-                tracing::warn!(%error, writes = actions.len() + marks.len(), "a shared transaction failed; writing one by one");
-                for (action, reply) in actions.into_iter().zip(action_replies) {
-                    let _ = reply.send(write_batch(&db, &[action], &[]).await.map(|(ids, _)| ids[0]));
+                // Not knowing what state the connection is in, give it back.
+                held = None;
+                if batch.len() == 1 {
+                    batch.fail(error);
+                    continue;
                 }
-                for (mark, reply) in marks.into_iter().zip(mark_replies) {
-                    let _ = reply.send(write_batch(&db, &[], &[mark]).await.map(|(_, marked)| marked[0]));
+                tracing::warn!(%error, writes = batch.len(), "a shared transaction failed; writing one by one");
+                for single in batch.singles() {
+                    let outcome = match postgres_writer(&db).await {
+                        Ok(mut conn) => write_batch_postgres(&db, &mut conn, &single.actions, &single.marks).await,
+                        Err(error) => Err(error),
+                    };
+                    match outcome {
+                        Ok(written) => single.answers(written).send(Ok(())),
+                        Err(error) => single.fail(error),
+                    }
                 }
             }
         }
     }
 }
 
+async fn postgres_writer(db: &Db) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, DbError> {
+    match db.writer().await? {
+        Writer::Postgres(conn) => Ok(conn),
+        Writer::Sqlite(_) => Err(DbError::Unavailable("not a PostgreSQL database".into())),
+    }
+}
+
+/// Starts SQLite's committer and the thread that syncs its log.
+fn start_sqlite(db: Db, path: PathBuf, receiver: mpsc::Receiver<Job>) -> Result<(), DbError> {
+    let unable = |error: std::io::Error| DbError::Unavailable(format!("cannot start the committing thread: {error}"));
+    let (syncer, unsynced) = mpsc::channel(UNSYNCED);
+    let mut log = path.clone().into_os_string();
+    log.push("-wal");
+    let log = PathBuf::from(log);
+    std::thread::Builder::new()
+        .name("undersigned-sync".into())
+        .spawn(move || sync_log(log, unsynced))
+        .map_err(unable)?;
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("undersigned-commit".into())
+        .spawn(move || run_sqlite(db, path, receiver, syncer, runtime))
+        .map_err(unable)?;
+    Ok(())
+}
+
+/// SQLite's committer, on a thread of its own: each batch committed unsynced on its own
+/// connection, and handed to the syncing thread to answer.
+fn run_sqlite(
+    db: Db,
+    path: PathBuf,
+    mut receiver: mpsc::Receiver<Job>,
+    syncer: mpsc::Sender<Answers>,
+    runtime: tokio::runtime::Handle,
+) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut connection: Option<SqliteBatchWriter> = None;
+    // The pool's writing connection, held (unused) while this thread writes.
+    let mut held: Option<(Writer, Instant)> = None;
+    loop {
+        if held.as_ref().is_some_and(|(_, since)| receiver.is_empty() || since.elapsed() >= HOLD) {
+            // sqlx gives a connection back to its pool on a task of the runtime.
+            let _runtime = runtime.enter();
+            held = None;
+        }
+        if receiver.blocking_recv_many(&mut jobs, MAX_BATCH) == 0 {
+            break;
+        }
+        let batch = Batch::of(&mut jobs);
+        if held.is_none() {
+            match runtime.block_on(db.writer()) {
+                Ok(writer) => held = Some((writer, Instant::now())),
+                Err(error) => {
+                    batch.refuse(&error);
+                    continue;
+                }
+            }
+        }
+        let outcome = write_sqlite(&db, &path, &mut connection, &batch);
+        match outcome {
+            Ok(written) => to_sync(&syncer, batch.answers(written)),
+            Err(error) if batch.len() == 1 => batch.fail(error),
+            Err(error) => {
+                tracing::warn!(%error, writes = batch.len(), "a shared transaction failed; writing one by one");
+                for single in batch.singles() {
+                    match write_sqlite(&db, &path, &mut connection, &single) {
+                        Ok(written) => to_sync(&syncer, single.answers(written)),
+                        Err(error) => single.fail(error),
+                    }
+                }
+            }
+        }
+    }
+    let _runtime = runtime.enter();
+    drop(held);
+}
+
+/// Writes `batch` on the connection, opening it if need be; after an error the connection
+/// is closed (which rolls back whatever it had begun), to be opened afresh.
+fn write_sqlite(
+    db: &Db,
+    path: &Path,
+    connection: &mut Option<SqliteBatchWriter>,
+    batch: &Batch,
+) -> Result<Written, DbError> {
+    let writer = match connection {
+        Some(writer) => writer,
+        None => connection.insert(SqliteBatchWriter::open(path)?),
+    };
+    let written = writer.write(db, &batch.actions, &batch.marks);
+    if written.is_err() {
+        *connection = None;
+    }
+    written
+}
+
+/// Hands committed answers to the syncing thread.
+fn to_sync(syncer: &mpsc::Sender<Answers>, answers: Answers) {
+    if let Err(mpsc::error::SendError(answers)) = syncer.blocking_send(answers) {
+        answers.send(Err("the thread syncing the log stopped"));
+    }
+}
+
 /// Syncs the write-ahead log at `log` after the transactions that wait for it, as many as
-/// are waiting at once, and then answers their callers.
-async fn sync_log(log: PathBuf, mut receiver: mpsc::Receiver<Answers>) {
+/// are waiting at once, and then answers their callers. Runs on a thread of its own.
+fn sync_log(log: PathBuf, mut receiver: mpsc::Receiver<Answers>) {
     let mut waiting = Vec::with_capacity(UNSYNCED);
     let mut synced = LogSynced::default();
     let mut failed: Option<String> = None;
-    while receiver.recv_many(&mut waiting, UNSYNCED).await > 0 {
-        if failed.is_none() {
-            let path = log.clone();
-            let outcome = tokio::task::spawn_blocking(move || {
-                let outcome = synced.sync(&path);
-                (outcome, synced)
-            })
-            .await;
-            match outcome {
-                Ok((Ok(()), now)) => synced = now,
-                Ok((Err(error), _)) => failed = Some(format!("the database's log could not be synced: {error}")),
-                Err(error) => failed = Some(format!("the database's log could not be synced: {error}")),
-            }
-            if let Some(error) = &failed {
-                tracing::error!(%error, "writes are refused from now on: check the disk, then restart the server");
-            }
+    while receiver.blocking_recv_many(&mut waiting, UNSYNCED) > 0 {
+        if failed.is_none()
+            && let Err(error) = synced.sync(&log)
+        {
+            let error = format!("the database's log could not be synced: {error}");
+            tracing::error!(%error, "writes are refused from now on: check the disk, then restart the server");
+            failed = Some(error);
         }
         let outcome = failed.as_deref().map_or(Ok(()), Err);
         for answers in waiting.drain(..) {
@@ -309,12 +457,12 @@ mod tests {
         let log = dir.path().join("db.sqlite-wal");
         std::fs::write(&log, b"frames").unwrap();
         let (sender, receiver) = mpsc::channel(UNSYNCED);
-        let syncing = tokio::spawn(sync_log(log, receiver));
+        let syncing = std::thread::spawn(move || sync_log(log, receiver));
         let (answers, answer) = one_action(7);
         sender.send(answers).await.unwrap();
         assert_eq!(answer.await.unwrap().unwrap(), Some(7));
         drop(sender);
-        syncing.await.unwrap();
+        syncing.join().unwrap();
     }
 
     #[tokio::test]
@@ -324,7 +472,8 @@ mod tests {
         let not_a_directory = dir.path().join("file");
         std::fs::write(&not_a_directory, b"").unwrap();
         let (sender, receiver) = mpsc::channel(UNSYNCED);
-        let syncing = tokio::spawn(sync_log(not_a_directory.join("db.sqlite-wal"), receiver));
+        let log = not_a_directory.join("db.sqlite-wal");
+        let syncing = std::thread::spawn(move || sync_log(log, receiver));
         let (answers, answer) = one_action(1);
         sender.send(answers).await.unwrap();
         let refused = answer.await.unwrap().unwrap_err();
@@ -337,6 +486,6 @@ mod tests {
         sender.send(answers).await.unwrap();
         assert!(answer.await.unwrap().is_err(), "refused until the server restarts");
         drop(sender);
-        syncing.await.unwrap();
+        syncing.join().unwrap();
     }
 }

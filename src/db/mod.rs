@@ -69,6 +69,8 @@ enum Backend {
 pub enum DbError {
     #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://...")]
     UnsupportedUrl(String),
+    #[error("a SQLite database in memory is not supported ({0:?}): use sqlite:PATH, a file")]
+    SqliteInMemory(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     /// From the connection an export reads a SQLite file with (`actions::export_sqlite_file`).
@@ -86,7 +88,9 @@ pub enum DbError {
 /// and giving it back each cost a round trip to SQLite's thread (sqlx pings a connection
 /// as it returns), which was a fifth of the time of a group commit (measured).
 pub(crate) enum Writer {
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    /// Held by SQLite's committer while its own connection writes, to keep the pool's
+    /// other writers waiting in the process instead of on SQLite's lock; never written on.
+    Sqlite(#[expect(dead_code, reason = "held, not used")] sqlx::pool::PoolConnection<sqlx::Sqlite>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
@@ -117,6 +121,11 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // Each connection would have a database of its own, and the group commit
+                // writes on a connection of its own (`group_commit`).
+                return Err(DbError::SqliteInMemory(url.to_string()));
+            }
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 // A connection to a local file: pinging it before each use is a round trip
@@ -207,6 +216,20 @@ impl Db {
                 writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_database_in_memory_is_refused_with_the_reason() {
+        for url in ["sqlite::memory:", "sqlite://file:shared?mode=memory&cache=shared"] {
+            let refused = Db::connect(url).await.expect_err(url);
+            assert!(matches!(refused, DbError::SqliteInMemory(_)), "{url}: {refused}");
+            assert!(refused.to_string().contains("use sqlite:PATH, a file"), "{refused}");
         }
     }
 }
