@@ -1,10 +1,11 @@
 //! Short-lived copies, in this process, of what every public request reads: a page by its
-//! slug and its counter. A burst of visitors then costs no database round trip per request.
+//! slug and its counter, and the targets a page's letters go to, by key. A burst of
+//! visitors then costs no database round trip per request for them.
 //!
-//! Freshness: what this process writes (a page saved, an action counted) empties the
-//! copies at once, so its own visitors never see an older state than its own writes. What
-//! other processes write (another app node, a command-line import) shows within the
-//! time-to-live: a second for pages, half a second for counters.
+//! Freshness: what this process writes (a page saved, an action counted, a target edited)
+//! empties the copies at once, so its own visitors never see an older state than its own
+//! writes. What other processes write (another app node, a command-line import) shows
+//! within the time-to-live: a second for pages and targets, half a second for counters.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,13 +14,15 @@ use std::time::{Duration, Instant};
 
 use crate::db::counters::PageCounter;
 use crate::db::pages::Page;
+use crate::db::targets::Target;
 
 pub const PAGE_TTL: Duration = Duration::from_secs(1);
 pub const COUNTER_TTL: Duration = Duration::from_millis(500);
+pub const TARGET_TTL: Duration = Duration::from_secs(1);
 /// Requests for slugs that do not exist are remembered too; this bounds how many.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Values cached under a slug, each with when it was read.
+/// Values cached under a slug (or a target's key), each with when it was read.
 struct Shelf<T> {
     ttl: Duration,
     entries: RwLock<HashMap<String, (Instant, T)>>,
@@ -63,11 +66,12 @@ impl<T: Clone> Shelf<T> {
 pub(crate) struct ReadCache {
     pages: Shelf<Option<Arc<Page>>>,
     counters: Shelf<Option<PageCounter>>,
+    targets: Shelf<Option<Target>>,
 }
 
 impl Default for ReadCache {
     fn default() -> Self {
-        Self { pages: Shelf::new(PAGE_TTL), counters: Shelf::new(COUNTER_TTL) }
+        Self { pages: Shelf::new(PAGE_TTL), counters: Shelf::new(COUNTER_TTL), targets: Shelf::new(TARGET_TTL) }
     }
 }
 
@@ -100,6 +104,23 @@ impl ReadCache {
 
     pub fn put_counter(&self, slug: &str, ticket: Ticket, counter: Option<PageCounter>) {
         self.counters.put(slug, ticket.epoch, ticket.read_at, counter);
+    }
+
+    pub fn target(&self, key: &str) -> Option<Option<Target>> {
+        self.targets.get(key)
+    }
+
+    pub fn target_ticket(&self) -> Ticket {
+        Ticket { epoch: self.targets.epoch(), read_at: Instant::now() }
+    }
+
+    pub fn put_target(&self, key: &str, ticket: Ticket, target: Option<Target>) {
+        self.targets.put(key, ticket.epoch, ticket.read_at, target);
+    }
+
+    /// A target was created, changed or removed here.
+    pub fn targets_changed(&self) {
+        self.targets.clear();
     }
 
     /// A page or campaign changed here: its page and its counter (offset, goal, scope).
