@@ -37,9 +37,9 @@ use crate::db::{Db, DbError, Writer};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 256;
-/// How long the committer keeps the pool's writing connection while writes keep coming,
-/// rather than give it back and take it again for each transaction. Other writers (on
-/// SQLite there is one connection) wait this long at most.
+/// How long SQLite's committer keeps the pool's one writing connection while writes keep
+/// coming, rather than give it back and take it again for each transaction. The pool's
+/// other writers wait this long at most.
 const HOLD: Duration = Duration::from_millis(20);
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
@@ -213,23 +213,22 @@ impl Answers {
 }
 
 /// PostgreSQL's committer: each batch committed, and synced, in its transaction on a
-/// connection held while writes keep coming.
+/// connection of the pool that it keeps. (PostgreSQL has room for other writers beside it;
+/// given back whenever the queue emptied, as on SQLite, the connection was taken again from
+/// the pool, and checked with a round trip, for most batches.) After an error it takes
+/// another.
 async fn run_postgres(db: Db, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut held: Option<(sqlx::pool::PoolConnection<sqlx::Postgres>, Instant)> = None;
+    let mut held: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
     loop {
-        // Keep the connection only while writes are already waiting, and not for too long.
-        if held.as_ref().is_some_and(|(_, since)| receiver.is_empty() || since.elapsed() >= HOLD) {
-            held = None;
-        }
         if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             break;
         }
         let batch = Batch::of(&mut jobs);
         let conn = match &mut held {
-            Some((conn, _)) => conn,
+            Some(conn) => conn,
             None => match postgres_writer(&db).await {
-                Ok(conn) => &mut held.insert((conn, Instant::now())).0,
+                Ok(conn) => held.insert(conn),
                 Err(error) => {
                     batch.refuse(&error);
                     continue;
