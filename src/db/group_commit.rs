@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::actions::{NewAction, SqliteBatchWriter, Written, export_sqlite_path, write_batch_postgres};
-use crate::db::{Db, DbError, Writer};
+use crate::db::{Backend, Db, DbError, Writer};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 256;
@@ -65,8 +65,9 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// The queue, starting the committer if there is none running (none yet, or the
-    /// runtime that ran it has ended, as between tests).
+    /// The queue, starting the committer if there is none running (none yet, or the one
+    /// that ran has stopped: a PostgreSQL committer ends with its runtime, as between
+    /// tests).
     fn queue(&self, db: &Db) -> Result<mpsc::Sender<Job>, DbError> {
         let mut slot = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = slot.as_ref().filter(|sender| !sender.is_closed()) {
@@ -76,12 +77,15 @@ impl Committer {
         // The committer's own handle has no queue of its own: when every other handle is
         // gone, the queue closes and the committer ends.
         let writer = Db { committer: Committer::default(), ..db.clone() };
-        if db.backend_name() == "postgres" {
-            tokio::spawn(run_postgres(writer, receiver));
-        } else {
-            let path = export_sqlite_path(db)
-                .ok_or_else(|| DbError::Unavailable("a SQLite database must be a file".into()))?;
-            start_sqlite(writer, path, receiver)?;
+        match &db.backend {
+            Backend::Postgres(_) => {
+                tokio::spawn(run_postgres(writer, receiver));
+            }
+            Backend::Sqlite { .. } => {
+                let path = export_sqlite_path(db)
+                    .ok_or_else(|| DbError::Unavailable("a SQLite database must be a file".into()))?;
+                start_sqlite(writer, path, receiver)?;
+            }
         }
         *slot = Some(sender.clone());
         Ok(sender)
