@@ -41,6 +41,8 @@ const MAX_BATCH: usize = 256;
 /// coming, rather than give it back and take it again for each transaction. The pool's
 /// other writers wait this long at most.
 const HOLD: Duration = Duration::from_millis(20);
+/// Committing tasks per process on PostgreSQL, each on a connection of its own.
+const POSTGRES_COMMITTERS: usize = 4;
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
 /// Committed transactions waiting for the log's sync beyond this make the writing wait.
@@ -79,7 +81,10 @@ impl Committer {
         let writer = Db { committer: Committer::default(), ..db.clone() };
         match &db.backend {
             Backend::Postgres(_) => {
-                tokio::spawn(run_postgres(writer, receiver));
+                let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+                for _ in 0..POSTGRES_COMMITTERS {
+                    tokio::spawn(run_postgres(writer.clone(), receiver.clone()));
+                }
             }
             Backend::Sqlite { .. } => {
                 let path = export_sqlite_path(db)
@@ -221,11 +226,12 @@ impl Answers {
 /// given back whenever the queue emptied, as on SQLite, the connection was taken again from
 /// the pool, and checked with a round trip, for most batches.) After an error it takes
 /// another.
-async fn run_postgres(db: Db, mut receiver: mpsc::Receiver<Job>) {
+async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut held: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
     loop {
-        if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+        // One committer waits on the queue at a time; the others write meanwhile.
+        if receiver.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             break;
         }
         let batch = Batch::of(&mut jobs);
