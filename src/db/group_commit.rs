@@ -41,8 +41,9 @@ const MAX_BATCH: usize = 256;
 /// coming, rather than give it back and take it again for each transaction. The pool's
 /// other writers wait this long at most.
 const HOLD: Duration = Duration::from_millis(20);
-/// Committing tasks per process on PostgreSQL, each on a connection of its own.
-const POSTGRES_COMMITTERS: usize = 4;
+/// Most committing tasks per process on PostgreSQL, each on a connection of its own; at
+/// most a quarter of the pool's connections, so that reads always find one.
+const POSTGRES_COMMITTERS: u32 = 4;
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
 /// Committed transactions waiting for the log's sync beyond this make the writing wait.
@@ -80,10 +81,14 @@ impl Committer {
         // gone, the queue closes and the committer ends.
         let writer = Db { committer: Committer::default(), ..db.clone() };
         match &db.backend {
-            Backend::Postgres(_) => {
+            Backend::Postgres(pool) => {
+                let connections = pool.options().get_max_connections();
+                let committers = (connections / 4).clamp(1, POSTGRES_COMMITTERS);
+                // A pool of one connection is shared with every other query: give it back.
+                let keep = connections > committers;
                 let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-                for _ in 0..POSTGRES_COMMITTERS {
-                    tokio::spawn(run_postgres(writer.clone(), receiver.clone()));
+                for _ in 0..committers {
+                    tokio::spawn(run_postgres(writer.clone(), receiver.clone(), keep));
                 }
             }
             Backend::Sqlite { .. } => {
@@ -221,12 +226,12 @@ impl Answers {
     }
 }
 
-/// PostgreSQL's committer: each batch committed, and synced, in its transaction on a
-/// connection of the pool that it keeps. (PostgreSQL has room for other writers beside it;
-/// given back whenever the queue emptied, as on SQLite, the connection was taken again from
-/// the pool, and checked with a round trip, for most batches.) After an error it takes
-/// another.
-async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+/// One of PostgreSQL's committing tasks: each batch committed, and synced, in its
+/// transaction on a connection of the pool that it keeps if `keep`. (PostgreSQL has room
+/// for other writers beside it; given back whenever the queue emptied, as on SQLite, the
+/// connection was taken again from the pool, and checked with a round trip, for most
+/// batches.) After an error it takes another.
+async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, keep: bool) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut held: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
     loop {
@@ -245,7 +250,11 @@ async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Jo
                 }
             },
         };
-        match write_batch_postgres(&db, conn, &batch.actions, &batch.marks).await {
+        let written = write_batch_postgres(&db, conn, &batch.actions, &batch.marks).await;
+        if !keep {
+            held = None;
+        }
+        match written {
             Ok(written) => batch.answers(written).send(Ok(())),
             Err(error) => {
                 // Not knowing what state the connection is in, give it back.

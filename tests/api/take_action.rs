@@ -290,7 +290,21 @@ async fn concurrent_submissions_are_counted_exactly(backend: Backend) {
     assert_eq!(crowd, distinct as i64 * per_action, "{per_action} emails per action");
 }
 
+/// With PostgreSQL the group commit keeps connections of the pool for itself; a pool too
+/// small to spare one must still serve every other query.
+async fn a_node_with_one_database_connection_takes_actions_and_answers_reads(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.database_max_connections = 1).await;
+    let before = app.counter(EN).await["count"].as_i64().expect("count");
+    for n in 0..3 {
+        let response = app.submit(EN, &valid_form(&format!("one-connection-{n}@example.org"))).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "action {n}");
+    }
+    let after = app.counter(EN).await;
+    assert_eq!((after["actions"].as_i64(), after["count"].as_i64()), (Some(3), Some(before + 3)));
+}
+
 crate::on_both_backends!(
+    a_node_with_one_database_connection_takes_actions_and_answers_reads,
     a_valid_action_is_stored_counted_and_leads_to_the_thank_you_step,
     utm_tags_and_the_referrer_travel_with_the_form_and_are_stored,
     invalid_fields_are_explained_beside_each_field_and_what_was_typed_is_kept,
