@@ -479,15 +479,8 @@ fn use_letter_page(binary: &Path, data_dir: &Path, database_url: &str) -> Result
         demo.replacen(named, &format!("{named}\nrecipients = [\"bench-pm\", \"bench-minister\"]"), 1),
     )?;
     for (what, file) in [("targets", &targets), ("pages", &page)] {
-        let status = Command::new(binary)
-            .args([what, "import"])
-            .arg(file)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--database-url", database_url])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .status()?;
+        let status =
+            cli(binary, data_dir, database_url).args([what, "import"]).arg(file).stdout(Stdio::null()).status()?;
         if !status.success() {
             bail!("{what} import failed");
         }
@@ -495,17 +488,20 @@ fn use_letter_page(binary: &Path, data_dir: &Path, database_url: &str) -> Result
     Ok(())
 }
 
+/// The server's command line, on the benchmark's data directory and database.
+fn cli(binary: &Path, data_dir: &Path, database_url: &str) -> Command {
+    let mut command = Command::new(binary);
+    command.arg("--data-dir").arg(data_dir).args(["--database-url", database_url]).env("RUST_LOG", "warn");
+    command
+}
+
 /// Runs `actions export` to a file: (seconds, peak MiB, bytes).
 fn export(binary: &Path, data_dir: &Path, database_url: &str) -> Result<(f64, f64, u64)> {
     let file = data_dir.join("export.csv");
     let started = Instant::now();
-    let mut child = Command::new(binary)
+    let mut child = cli(binary, data_dir, database_url)
         .args(["actions", "export", "--output"])
         .arg(&file)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--database-url", database_url])
-        .env("RUST_LOG", "warn")
         .stderr(Stdio::null())
         .spawn()?;
     let mut peak: f64 = 0.0;
