@@ -368,10 +368,7 @@ impl SqliteBatchWriter {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(&format!(
-            "pragma foreign_keys = on; pragma synchronous = normal; pragma wal_autocheckpoint = {}",
-            crate::db::WAL_AUTOCHECKPOINT
-        ))?;
+        conn.execute_batch("pragma foreign_keys = on; pragma synchronous = normal")?;
         let mode: String = conn.query_row("pragma journal_mode", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(DbError::Unavailable(format!("the SQLite file is in {mode} mode, not WAL")));

@@ -43,11 +43,6 @@ pub mod sessions;
 pub mod targets;
 pub mod users;
 
-/// Pages in SQLite's write-ahead log before a commit copies them into the database file
-/// (SQLite's default is 1,000). A page written by many transactions, such as an index's, is
-/// copied once per checkpoint however often it was written.
-pub(crate) const WAL_AUTOCHECKPOINT: u32 = 4000;
-
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -125,8 +120,7 @@ impl Db {
                 // FULL: an action acknowledged to a supporter survives a power cut too.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string());
+                .foreign_keys(true);
             if url.contains(":memory:") || url.contains("mode=memory") {
                 // Each connection would have a database of its own, and the group commit
                 // writes on a connection of its own (`group_commit`).
