@@ -1256,6 +1256,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn messages_without_a_pending_action_or_digest_add_no_index_entry_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = demo_db(dir.path()).await;
+        // (seq, name, unique, origin, partial)
+        let indexes: Vec<(i64, String, i64, String, i64)> =
+            on_reader!(db, pool => sqlx::query_as("pragma index_list(outbox)").fetch_all(pool).await).unwrap();
+        for name in ["outbox_pending_action", "outbox_digest"] {
+            let index = indexes.iter().find(|index| index.1 == name);
+            assert_eq!(index.map(|index| index.4), Some(1), "{name} is partial: {indexes:?}");
+        }
+        // Each query by pending action still goes through it.
+        for sql in [
+            "select id from outbox where pending_action_id = $1",
+            "select id from outbox where +status = 'held' and pending_action_id in (select id from pending_actions where expires_at < $1)",
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                on_reader!(db, pool => sqlx::query_as(&format!("explain query plan {sql}"))
+                .bind(1).fetch_all(pool).await)
+                .unwrap();
+            assert!(plan.iter().any(|step| step.3.contains("outbox_pending_action")), "{sql}: {plan:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_claim_on_sqlite_finds_its_messages_by_id_not_by_reading_the_queue() {
         let dir = tempfile::tempdir().unwrap();
         let (db, _) = demo_db(dir.path()).await;
