@@ -20,12 +20,7 @@
 //! then answers the callers, while the first writes the next transaction. A caller is still
 //! answered only once its write is on disk (a sync of the log covers every commit before
 //! it); the log's sync took a third of each transaction's time, during which nothing could
-//! be written (measured). The two threads meet at each hand-over: the committer writes its
-//! next transaction while a sync runs, then waits for the syncing thread to take it, and
-//! only then takes what arrived meanwhile. Everything that arrives during one sync so goes
-//! into one transaction rather than several (a quarter fewer pages written to the log per
-//! action, measured), at the cost of a sync's time more before a lone write is answered
-//! under load. Should a sync fail, no later write can be trusted to be on disk
+//! be written (measured). Should a sync fail, no later write can be trusted to be on disk
 //! either (the kernel may have dropped the pages that failed), so every later one is
 //! refused until the server restarts. Nothing leaves the server for a write still unsynced
 //! either: the delivery worker claims a message in a transaction of its own that commits
@@ -51,6 +46,8 @@ const HOLD: Duration = Duration::from_millis(20);
 const POSTGRES_COMMITTERS: u32 = 4;
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
+/// Committed transactions waiting for the log's sync beyond this make the writing wait.
+const UNSYNCED: usize = 64;
 
 /// A delivered message to mark sent, if `owner` still holds its lease.
 #[derive(Debug, Clone)]
@@ -292,9 +289,7 @@ async fn postgres_writer(db: &Db) -> Result<sqlx::pool::PoolConnection<sqlx::Pos
 /// Starts SQLite's committer and the thread that syncs its log.
 fn start_sqlite(db: Db, path: PathBuf, receiver: mpsc::Receiver<Job>) -> Result<(), DbError> {
     let unable = |error: std::io::Error| DbError::Unavailable(format!("cannot start the committing thread: {error}"));
-    // A rendezvous: the committer hands over a transaction only when the syncing thread takes
-    // it, so that whatever arrives while a sync runs goes into one transaction, not several.
-    let (syncer, unsynced) = std::sync::mpsc::sync_channel(0);
+    let (syncer, unsynced) = mpsc::channel(UNSYNCED);
     let mut log = path.clone().into_os_string();
     log.push("-wal");
     let log = PathBuf::from(log);
@@ -316,7 +311,7 @@ fn run_sqlite(
     db: Db,
     path: PathBuf,
     mut receiver: mpsc::Receiver<Job>,
-    syncer: std::sync::mpsc::SyncSender<Answers>,
+    syncer: mpsc::Sender<Answers>,
     runtime: tokio::runtime::Handle,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -381,18 +376,19 @@ fn write_sqlite(
 }
 
 /// Hands committed answers to the syncing thread.
-fn to_sync(syncer: &std::sync::mpsc::SyncSender<Answers>, answers: Answers) {
-    if let Err(std::sync::mpsc::SendError(answers)) = syncer.send(answers) {
+fn to_sync(syncer: &mpsc::Sender<Answers>, answers: Answers) {
+    if let Err(mpsc::error::SendError(answers)) = syncer.blocking_send(answers) {
         answers.send(Err("the thread syncing the log stopped"));
     }
 }
 
-/// Syncs the write-ahead log at `log` after each transaction handed over, and then answers
-/// its callers. Runs on a thread of its own.
-fn sync_log(log: PathBuf, receiver: std::sync::mpsc::Receiver<Answers>) {
+/// Syncs the write-ahead log at `log` after the transactions that wait for it, as many as
+/// are waiting at once, and then answers their callers. Runs on a thread of its own.
+fn sync_log(log: PathBuf, mut receiver: mpsc::Receiver<Answers>) {
+    let mut waiting = Vec::with_capacity(UNSYNCED);
     let mut synced = LogSynced::default();
     let mut failed: Option<String> = None;
-    while let Ok(answers) = receiver.recv() {
+    while receiver.blocking_recv_many(&mut waiting, UNSYNCED) > 0 {
         if failed.is_none()
             && let Err(error) = synced.sync(&log)
         {
@@ -400,7 +396,10 @@ fn sync_log(log: PathBuf, receiver: std::sync::mpsc::Receiver<Answers>) {
             tracing::error!(%error, "writes are refused from now on: check the disk, then restart the server");
             failed = Some(error);
         }
-        answers.send(failed.as_deref().map_or(Ok(()), Err));
+        let outcome = failed.as_deref().map_or(Ok(()), Err);
+        for answers in waiting.drain(..) {
+            answers.send(outcome);
+        }
     }
 }
 
@@ -475,10 +474,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("db.sqlite-wal");
         std::fs::write(&log, b"frames").unwrap();
-        let (sender, receiver) = std::sync::mpsc::sync_channel(0);
+        let (sender, receiver) = mpsc::channel(UNSYNCED);
         let syncing = std::thread::spawn(move || sync_log(log, receiver));
         let (answers, answer) = one_action(7);
-        sender.send(answers).unwrap();
+        sender.send(answers).await.unwrap();
         assert_eq!(answer.await.unwrap().unwrap(), Some(7));
         drop(sender);
         syncing.join().unwrap();
@@ -490,11 +489,11 @@ mod tests {
         // A log "inside" a regular file cannot be opened, and not because it is missing.
         let not_a_directory = dir.path().join("file");
         std::fs::write(&not_a_directory, b"").unwrap();
-        let (sender, receiver) = std::sync::mpsc::sync_channel(0);
+        let (sender, receiver) = mpsc::channel(UNSYNCED);
         let log = not_a_directory.join("db.sqlite-wal");
         let syncing = std::thread::spawn(move || sync_log(log, receiver));
         let (answers, answer) = one_action(1);
-        sender.send(answers).unwrap();
+        sender.send(answers).await.unwrap();
         let refused = answer.await.unwrap().unwrap_err();
         assert!(refused.to_string().contains("could not be synced"), "{refused}");
         // Even once the log could be synced again, what failed may be gone from the disk.
@@ -502,7 +501,7 @@ mod tests {
         std::fs::create_dir(&not_a_directory).unwrap();
         std::fs::write(not_a_directory.join("db.sqlite-wal"), b"frames").unwrap();
         let (answers, answer) = one_action(2);
-        sender.send(answers).unwrap();
+        sender.send(answers).await.unwrap();
         assert!(answer.await.unwrap().is_err(), "refused until the server restarts");
         drop(sender);
         syncing.join().unwrap();
