@@ -1248,11 +1248,17 @@ mod tests {
     async fn a_deleted_message_is_looked_up_among_digests_by_index() {
         let dir = tempfile::tempdir().unwrap();
         let (db, _) = demo_db(dir.path()).await;
-        let plan: Vec<(i64, i64, i64, String)> = on_reader!(db, pool => sqlx::query_as(
-            "explain query plan select id from outbox where digest_id = $1")
+        let plan = query_plan(&db, "select id from outbox where digest_id = $1").await;
+        assert!(plan.iter().any(|step| step.contains("outbox_digest")), "{plan:?}");
+    }
+
+    /// SQLite's plan for `sql`, its one parameter bound to 1: a line per step.
+    async fn query_plan(db: &Db, sql: &str) -> Vec<String> {
+        let plan: Vec<(i64, i64, i64, String)> =
+            on_reader!(db, pool => sqlx::query_as(&format!("explain query plan {sql}"))
             .bind(1).fetch_all(pool).await)
-        .unwrap();
-        assert!(plan.iter().any(|step| step.3.contains("outbox_digest")), "{plan:?}");
+            .unwrap();
+        plan.into_iter().map(|step| step.3).collect()
     }
 
     #[tokio::test]
@@ -1271,11 +1277,8 @@ mod tests {
             "select id from outbox where pending_action_id = $1",
             "select id from outbox where +status = 'held' and pending_action_id in (select id from pending_actions where expires_at < $1)",
         ] {
-            let plan: Vec<(i64, i64, i64, String)> =
-                on_reader!(db, pool => sqlx::query_as(&format!("explain query plan {sql}"))
-                .bind(1).fetch_all(pool).await)
-                .unwrap();
-            assert!(plan.iter().any(|step| step.3.contains("outbox_pending_action")), "{sql}: {plan:?}");
+            let plan = query_plan(&db, sql).await;
+            assert!(plan.iter().any(|step| step.contains("outbox_pending_action")), "{sql}: {plan:?}");
         }
     }
 
