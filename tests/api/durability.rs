@@ -1,6 +1,8 @@
 //! Nothing acknowledged is lost: the server is killed with SIGKILL at random moments while
 //! many clients submit, again and again; after each restart every acknowledged action is
-//! stored once, counted once, and has all its emails in the outbox.
+//! stored once, counted once, and has all its emails in the outbox. On PostgreSQL some
+//! commits are made slow, so that kills find commits in flight, and the figures are compared
+//! once PostgreSQL has finished what the killed servers had sent it.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -59,7 +61,10 @@ async fn submit_until_killed(base: String, round: usize, clients: usize, acknowl
     while tasks.join_next().await.is_some() {}
 }
 
-async fn kill_repeatedly_under_load(data_dir: &Path, envs: &[(&str, String)], db: &Db) {
+/// The application name the killed servers give PostgreSQL, to find their sessions.
+const KILLED: &str = "undersigned-killed";
+
+async fn kill_repeatedly_under_load(data_dir: &Path, envs: &[(&str, String)], db: &Db, postgres: Option<&str>) {
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     for round in 0..4 {
         let mut server = ServerProcess::start(data_dir, envs);
@@ -70,6 +75,9 @@ async fn kill_repeatedly_under_load(data_dir: &Path, envs: &[(&str, String)], db
     }
     let acknowledged: Vec<String> = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() > 50, "the load ran ({} actions acknowledged)", acknowledged.len());
+    if let Some(url) = postgres {
+        wait_for_killed_sessions(url).await;
+    }
 
     // A last start recovers whatever the kills left (SQLite replays its WAL), then look.
     let server = ServerProcess::start(data_dir, envs);
@@ -88,13 +96,52 @@ async fn kill_repeatedly_under_load(data_dir: &Path, envs: &[(&str, String)], db
     drop(server);
 }
 
+/// PostgreSQL finishes what a killed server had already sent it: a COMMIT it received just
+/// before the kill still commits, a moment later (those actions were never acknowledged, so
+/// they may be kept or not, but they are counted with their rows). Waits until no session of
+/// the killed servers is left, so that the figures compared afterwards have stopped moving.
+async fn wait_for_killed_sessions(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    for _ in 0..600 {
+        let left: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and application_name = $1",
+        )
+        .bind(KILLED)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            pool.close().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the killed servers' sessions were still open after 30 s");
+}
+
+/// Makes one commit in ten that counts actions take a second, as a busy disk can, so that
+/// the kills find commits in flight: PostgreSQL completes those after the kill.
+async fn slow_some_commits(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    for statement in [
+        "create function slow_commit() returns trigger language plpgsql as $$
+         begin if random() < 0.1 then perform pg_sleep(1.0); end if; return null; end $$",
+        // A deferred constraint trigger runs at COMMIT.
+        "create constraint trigger slow_commit after insert or update on action_counts initially deferred
+         for each row execute function slow_commit()",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
 #[tokio::test]
 async fn acknowledged_actions_survive_sigkill_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = crate::helpers::prepared_sqlite(dir.path()).await;
     prepare(&db).await;
     let envs = [("UNDERSIGNED_RATE_LIMIT__ACTIONS_BURST", "1000000".to_string())];
-    kill_repeatedly_under_load(dir.path(), &envs, &db).await;
+    kill_repeatedly_under_load(dir.path(), &envs, &db, None).await;
     db.close().await;
 }
 
@@ -106,11 +153,14 @@ async fn acknowledged_actions_survive_sigkill_on_postgresql() {
     let database = ScratchPostgres::create().await;
     let db = Db::connect(&database.url).await.unwrap();
     prepare(&db).await;
+    slow_some_commits(&database.url).await;
     let dir = tempfile::tempdir().unwrap();
+    let mut server_url = url::Url::parse(&database.url).unwrap();
+    server_url.query_pairs_mut().append_pair("application_name", KILLED);
     let envs = [
         ("UNDERSIGNED_RATE_LIMIT__ACTIONS_BURST", "1000000".to_string()),
-        ("UNDERSIGNED_DATABASE_URL", database.url.clone()),
+        ("UNDERSIGNED_DATABASE_URL", server_url.to_string()),
     ];
-    kill_repeatedly_under_load(dir.path(), &envs, &db).await;
+    kill_repeatedly_under_load(dir.path(), &envs, &db, Some(&database.url)).await;
     db.close().await;
 }
