@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use crate::db::group_commit::SentMark;
-use crate::db::outbox::NewMail;
+use crate::db::outbox::{ClaimRequest, NewMail, OutgoingMail};
 use crate::db::{Db, DbError};
 use crate::domain::action::{ActionDraft, Tracking};
 
@@ -122,12 +122,12 @@ fn written(
     ids: Vec<Option<i64>>,
     counts: &BTreeMap<i64, i64>,
     sent: &[SentMark],
-    done: &HashSet<i64>,
+    done: &HashSet<(i64, &str)>,
 ) -> Written {
     if !counts.is_empty() {
         db.cache.counts_changed();
     }
-    (ids, sent.iter().map(|mark| done.contains(&mark.id)).collect())
+    (ids, sent.iter().map(|mark| done.contains(&(mark.id, mark.owner.as_str()))).collect())
 }
 
 /// Stores `actions` and `sent` marks in one transaction on a PostgreSQL connection the
@@ -261,15 +261,15 @@ mod postgres {
     }
 
     /// Stores the emails, adds to the counts and marks delivered messages sent. Returns the
-    /// messages marked.
-    pub(super) async fn insert_the_rest(
+    /// messages marked, with the owner that marked each.
+    pub(super) async fn insert_the_rest<'s>(
         tx: &mut Transaction<'_, Postgres>,
         mails: &[(i64, i64, &NewMail)],
         counts: &BTreeMap<i64, i64>,
         shard: i32,
-        sent: &[SentMark],
+        sent: &'s [SentMark],
         now: DateTime<Utc>,
-    ) -> Result<HashSet<i64>, DbError> {
+    ) -> Result<HashSet<(i64, &'s str)>, DbError> {
         if !mails.is_empty() {
             insert_mails(tx, mails, now).await?;
         }
@@ -280,7 +280,7 @@ mod postgres {
         for mark in sent {
             by_owner.entry(mark.owner.as_str()).or_default().push(mark.id);
         }
-        let mut done: HashSet<i64> = HashSet::new();
+        let mut done = HashSet::new();
         // `|| ''`: by their ids, not by reading every pending message's entry in `outbox_due`
         // as well (PostgreSQL did, and combined the two).
         let sql = format!(
@@ -289,9 +289,9 @@ mod postgres {
         );
         for (owner, mut marks) in by_owner {
             marks.sort_unstable();
-            done.extend(
-                sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner).bind(marks).fetch_all(&mut **tx).await?,
-            );
+            let marked =
+                sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner).bind(marks).fetch_all(&mut **tx).await?;
+            done.extend(marked.into_iter().map(|id| (id, owner)));
         }
         Ok(done)
     }
@@ -356,6 +356,7 @@ pub(crate) struct SqliteBatchWriter {
     conn: rusqlite::Connection,
     insert_action: String,
     mark_sent: String,
+    claim: String,
 }
 
 impl SqliteBatchWriter {
@@ -391,16 +392,51 @@ impl SqliteBatchWriter {
                 "{}$1 where id = $2 and lease_owner = $3 and +status = 'pending'",
                 crate::db::outbox::MARK_SENT
             ),
+            claim: crate::db::outbox::claim_sql("+", ""),
         })
+    }
+
+    /// Claims due messages as `outbox::claim` does, in a transaction of its own, committed
+    /// without syncing it: the group commit answers the worker after the log's sync.
+    pub(crate) fn claim(&mut self, request: &ClaimRequest) -> Result<Vec<OutgoingMail>, DbError> {
+        use rusqlite::TransactionBehavior;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut statement = tx.prepare_cached(&self.claim)?;
+        Binder::new(&mut statement)
+            .bind(request.owner.as_str())
+            .bind(sqlite_time(request.lease_until))
+            .bind(sqlite_time(request.now))
+            .bind(request.limit)
+            .bound()?;
+        let mut claimed = Vec::new();
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            claimed.push(OutgoingMail {
+                id: row.get(0)?,
+                action_id: row.get(1)?,
+                kind: row.get(2)?,
+                to_address: row.get(3)?,
+                to_name: row.get(4)?,
+                from_name: row.get(5)?,
+                reply_to_address: row.get(6)?,
+                reply_to_name: row.get(7)?,
+                subject: row.get(8)?,
+                body: row.get(9)?,
+                attempts: row.get(10)?,
+                created_at: parse_sqlite_time(&row.get::<_, String>(11)?)?,
+            });
+        }
+        drop(rows);
+        drop(statement);
+        tx.commit()?;
+        Ok(claimed)
     }
 
     /// Stores `actions` and `sent` marks in one transaction, as `write_batch_postgres`
     /// does, and commits it without syncing it.
     pub(crate) fn write(&mut self, db: &Db, actions: &[NewAction], sent: &[SentMark]) -> Result<Written, DbError> {
         use rusqlite::TransactionBehavior;
-        // The text sqlx writes for a time into SQLite, so that times compare and sort alike
-        // whichever connection wrote them.
-        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+        let now = sqlite_time(Utc::now());
         let now = now.as_str();
         let sorted = in_lock_order(actions);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -434,13 +470,28 @@ impl SqliteBatchWriter {
         for sent in sent {
             Binder::new(&mut mark).bind(now).bind(sent.id).bind(sent.owner.as_str()).bound()?;
             if mark.raw_execute()? > 0 {
-                done.insert(sent.id);
+                done.insert((sent.id, sent.owner.as_str()));
             }
         }
         drop(mark);
         tx.commit()?;
         Ok(written(db, ids, &counts, sent, &done))
     }
+}
+
+/// The text sqlx writes for a time into SQLite, so that times compare and sort alike
+/// whichever connection wrote them.
+fn sqlite_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// A time read from SQLite's text: as `sqlite_time` writes it, or as SQLite's own
+/// `datetime()` does (taken as UTC).
+fn parse_sqlite_time(text: &str) -> Result<DateTime<Utc>, DbError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|time| time.and_utc()))
+        .map_err(|error| DbError::Corrupt(format!("time {text:?}: {error}")))
 }
 
 /// Binds a rusqlite statement's parameters in the order they first appear in its text, with
@@ -1127,6 +1178,45 @@ mod tests {
         let (_, marked) = writer.write(&db, &[], &marks).unwrap();
         assert_eq!(marked, [true, false], "only the lease holder marks a message sent");
         assert_eq!(crate::db::outbox::counts(&db).await.unwrap(), (1, 1, 0));
+    }
+
+    #[tokio::test]
+    async fn the_committers_claim_leases_due_messages_once_until_the_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, page) = demo_db(dir.path()).await;
+        let mut writer = SqliteBatchWriter::open(&dir.path().join("t.db")).unwrap();
+        let before = Utc::now();
+        let (ids, _) = writer.write(&db, &[action(&page, "a@example.org")], &[]).unwrap();
+        let now = Utc::now();
+        let request = |owner: &str, now: DateTime<Utc>| ClaimRequest {
+            owner: owner.into(),
+            now,
+            lease_until: now + chrono::TimeDelta::seconds(60),
+            limit: 10,
+        };
+        let claimed = writer.claim(&request("worker-a", now)).unwrap();
+        assert_eq!(claimed.len(), 1);
+        let mail = &claimed[0];
+        assert_eq!((mail.action_id, mail.kind.as_str(), mail.to_address.as_str()), (ids[0], "thanks", "a@example.org"));
+        assert_eq!((mail.subject.as_str(), mail.body.as_str(), mail.attempts), ("Thank you", "Thank you", 0));
+        assert!(mail.created_at >= before - chrono::TimeDelta::seconds(1) && mail.created_at <= Utc::now());
+        assert!(writer.claim(&request("worker-b", now)).unwrap().is_empty(), "leased to worker-a");
+        let later = now + chrono::TimeDelta::seconds(61);
+        let again = writer.claim(&request("worker-b", later)).unwrap();
+        assert_eq!(again.iter().map(|m| m.id).collect::<Vec<_>>(), [mail.id], "the lease ran out");
+        let marks =
+            [SentMark { id: mail.id, owner: "worker-a".into() }, SentMark { id: mail.id, owner: "worker-b".into() }];
+        let (_, marked) = writer.write(&db, &[], &marks).unwrap();
+        assert_eq!(marked, [false, true], "only the worker holding the lease now");
+    }
+
+    #[test]
+    fn times_are_read_as_either_writer_wrote_them() {
+        let written = Utc::now();
+        assert_eq!(parse_sqlite_time(&sqlite_time(written)).unwrap(), written);
+        let by_sqlite = parse_sqlite_time("2026-12-03 06:17:26").unwrap();
+        assert_eq!(by_sqlite.to_rfc3339(), "2026-12-03T06:17:26+00:00");
+        assert!(matches!(parse_sqlite_time("yesterday"), Err(DbError::Corrupt(_))));
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! Group commit: writes made at the same moment share one transaction, so that one write to
 //! disk (the slow part of a durable commit) acknowledges them all. Two kinds of write go
-//! this way, the busiest: new actions, and the delivery worker's "sent" marks.
+//! this way, the busiest: new actions, and the delivery worker's "sent" marks. On SQLite
+//! the worker's claims go this way too, each in a transaction of its own between the
+//! shared ones (`outbox::claim`).
 //!
 //! One committer per process takes everything waiting in its queue, writes it together and
 //! only then answers each caller. There is no waiting for company: a lone write goes at
@@ -23,8 +25,9 @@
 //! be written (measured). Should a sync fail, no later write can be trusted to be on disk
 //! either (the kernel may have dropped the pages that failed), so every later one is
 //! refused until the server restarts. Nothing leaves the server for a write still unsynced
-//! either: the delivery worker claims a message in a transaction of its own that commits
-//! with a sync of the log, which covers every frame written before it.
+//! either: the delivery worker's claim is answered after the sync of the log that follows
+//! it, which covers every frame written before it. (On PostgreSQL the claim is a
+//! transaction of its own, which commits with a sync.)
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::actions::{NewAction, SqliteBatchWriter, Written, export_sqlite_path, write_batch_postgres};
+use crate::db::outbox::{ClaimRequest, OutgoingMail};
 use crate::db::{Backend, Db, DbError, Writer};
 
 /// Most writes in one transaction.
@@ -59,6 +63,8 @@ pub(crate) struct SentMark {
 enum Job {
     Action(Box<NewAction>, Reply<Option<i64>>),
     Sent(SentMark, Reply<bool>),
+    /// Only on SQLite (see `outbox::claim`).
+    Claim(ClaimRequest, Reply<Vec<OutgoingMail>>),
 }
 
 /// The queue of a database handle's committer; shared by its clones.
@@ -117,6 +123,14 @@ pub(crate) async fn mark_sent(db: &Db, mark: SentMark) -> Result<bool, DbError> 
     answer.await.unwrap_or_else(|_| Err(stopped()))
 }
 
+/// Claims due messages for the delivery worker between the committer's transactions (on
+/// SQLite: see `outbox::claim`); returns them once the claim is on disk.
+pub(crate) async fn claim(db: &Db, request: ClaimRequest) -> Result<Vec<OutgoingMail>, DbError> {
+    let (reply, answer) = oneshot::channel();
+    send(db, Job::Claim(request, reply)).await?;
+    answer.await.unwrap_or_else(|_| Err(stopped()))
+}
+
 async fn send(db: &Db, job: Job) -> Result<(), DbError> {
     match db.committer.queue(db)?.send(job).await {
         Ok(()) => Ok(()),
@@ -141,6 +155,8 @@ struct Batch {
     action_replies: Vec<Reply<Option<i64>>>,
     marks: Vec<SentMark>,
     mark_replies: Vec<Reply<bool>>,
+    /// Made after the batch's transaction, each in one of its own.
+    claims: Vec<(ClaimRequest, Reply<Vec<OutgoingMail>>)>,
 }
 
 impl Batch {
@@ -156,11 +172,13 @@ impl Batch {
                     batch.marks.push(mark);
                     batch.mark_replies.push(reply);
                 }
+                Job::Claim(request, reply) => batch.claims.push((request, reply)),
             }
         }
         batch
     }
 
+    /// The actions and marks, which share the transaction.
     fn len(&self) -> usize {
         self.actions.len() + self.marks.len()
     }
@@ -170,6 +188,7 @@ impl Batch {
         Answers {
             actions: self.action_replies.into_iter().zip(ids).collect(),
             marks: self.mark_replies.into_iter().zip(marked).collect(),
+            claims: Vec::new(),
         }
     }
 
@@ -178,6 +197,7 @@ impl Batch {
         Answers {
             actions: self.action_replies.into_iter().map(|reply| (reply, None)).collect(),
             marks: self.mark_replies.into_iter().map(|reply| (reply, false)).collect(),
+            claims: self.claims.into_iter().map(|(_, reply)| (reply, Vec::new())).collect(),
         }
         .send(Err(&error.to_string()));
     }
@@ -208,9 +228,11 @@ impl Batch {
 }
 
 /// The answers to the callers of a committed transaction.
+#[derive(Default)]
 struct Answers {
     actions: Vec<(Reply<Option<i64>>, Option<i64>)>,
     marks: Vec<(Reply<bool>, bool)>,
+    claims: Vec<(Reply<Vec<OutgoingMail>>, Vec<OutgoingMail>)>,
 }
 
 impl Answers {
@@ -222,6 +244,9 @@ impl Answers {
         }
         for (reply, done) in self.marks {
             let _ = reply.send(outcome.map(|()| done).map_err(|e| DbError::Unavailable(e.to_string())));
+        }
+        for (reply, claimed) in self.claims {
+            let _ = reply.send(outcome.map(|()| claimed).map_err(|e| DbError::Unavailable(e.to_string())));
         }
     }
 }
@@ -239,7 +264,17 @@ async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Jo
         if receiver.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             break;
         }
-        let batch = Batch::of(&mut jobs);
+        let mut batch = Batch::of(&mut jobs);
+        // Claims on PostgreSQL go to it directly (`outbox::claim`); should one come here,
+        // it is made the same way.
+        for (request, reply) in std::mem::take(&mut batch.claims) {
+            let claimed =
+                crate::db::outbox::claim(&db, &request.owner, request.now, request.lease_until, request.limit).await;
+            let _ = reply.send(claimed);
+        }
+        if batch.len() == 0 {
+            continue;
+        }
         let conn = match &mut held {
             Some(conn) => conn,
             None => match postgres_writer(&db).await {
@@ -327,7 +362,7 @@ fn run_sqlite(
         if receiver.blocking_recv_many(&mut jobs, MAX_BATCH) == 0 {
             break;
         }
-        let batch = Batch::of(&mut jobs);
+        let mut batch = Batch::of(&mut jobs);
         if held.is_none() {
             match runtime.block_on(db.writer()) {
                 Ok(writer) => held = Some((writer, Instant::now())),
@@ -337,42 +372,70 @@ fn run_sqlite(
                 }
             }
         }
-        let outcome = write_sqlite(&db, &path, &mut connection, &batch);
-        match outcome {
-            Ok(written) => to_sync(&syncer, batch.answers(written)),
-            Err(error) if batch.len() == 1 => batch.fail(error),
-            Err(error) => {
-                tracing::warn!(%error, writes = batch.len(), "a shared transaction failed; writing one by one");
-                for single in batch.singles() {
-                    match write_sqlite(&db, &path, &mut connection, &single) {
-                        Ok(written) => to_sync(&syncer, single.answers(written)),
-                        Err(error) => single.fail(error),
+        let claims = std::mem::take(&mut batch.claims);
+        if batch.len() > 0 {
+            write_sqlite_batch(&db, &path, &mut connection, &syncer, batch);
+        }
+        if !claims.is_empty() {
+            let mut answers = Answers::default();
+            for (request, reply) in claims {
+                match on_sqlite(&path, &mut connection, |writer| writer.claim(&request)) {
+                    Ok(claimed) => answers.claims.push((reply, claimed)),
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
                     }
                 }
             }
+            to_sync(&syncer, answers);
         }
     }
     let _runtime = runtime.enter();
     drop(held);
 }
 
-/// Writes `batch` on the connection, opening it if need be; after an error the connection
-/// is closed (which rolls back whatever it had begun), to be opened afresh.
-fn write_sqlite(
+/// Writes `batch` in one transaction and hands its answers to the syncing thread; should
+/// that fail, each of its writes alone.
+fn write_sqlite_batch(
     db: &Db,
     path: &Path,
     connection: &mut Option<SqliteBatchWriter>,
-    batch: &Batch,
-) -> Result<Written, DbError> {
+    syncer: &mpsc::Sender<Answers>,
+    batch: Batch,
+) {
+    let write = |connection: &mut Option<SqliteBatchWriter>, batch: &Batch| {
+        on_sqlite(path, connection, |writer| writer.write(db, &batch.actions, &batch.marks))
+    };
+    match write(connection, &batch) {
+        Ok(written) => to_sync(syncer, batch.answers(written)),
+        Err(error) if batch.len() == 1 => batch.fail(error),
+        Err(error) => {
+            tracing::warn!(%error, writes = batch.len(), "a shared transaction failed; writing one by one");
+            for single in batch.singles() {
+                match write(connection, &single) {
+                    Ok(written) => to_sync(syncer, single.answers(written)),
+                    Err(error) => single.fail(error),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `work` on the committer's connection, opening it if need be; after an error the
+/// connection is closed (which rolls back whatever it had begun), to be opened afresh.
+fn on_sqlite<T>(
+    path: &Path,
+    connection: &mut Option<SqliteBatchWriter>,
+    work: impl FnOnce(&mut SqliteBatchWriter) -> Result<T, DbError>,
+) -> Result<T, DbError> {
     let writer = match connection {
         Some(writer) => writer,
         None => connection.insert(SqliteBatchWriter::open(path)?),
     };
-    let written = writer.write(db, &batch.actions, &batch.marks);
-    if written.is_err() {
+    let outcome = work(writer);
+    if outcome.is_err() {
         *connection = None;
     }
-    written
+    outcome
 }
 
 /// Hands committed answers to the syncing thread.
@@ -439,7 +502,7 @@ mod tests {
     /// Answers for one action, and the receiver its caller waits on.
     fn one_action(id: i64) -> (Answers, oneshot::Receiver<Result<Option<i64>, DbError>>) {
         let (reply, answer) = oneshot::channel();
-        (Answers { actions: vec![(reply, Some(id))], marks: Vec::new() }, answer)
+        (Answers { actions: vec![(reply, Some(id))], ..Answers::default() }, answer)
     }
 
     #[test]

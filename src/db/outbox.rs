@@ -119,8 +119,24 @@ macro_rules! bind_mail {
 }
 pub(crate) use bind_mail;
 
+/// A worker's request for up to `limit` due messages, leased to `owner` until `lease_until`.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRequest {
+    pub owner: String,
+    pub now: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+    pub limit: i64,
+}
+
 /// Claims up to `limit` due messages for `owner` until `lease_until`. A message whose
 /// lease has run out (its worker died) can be claimed again.
+///
+/// On SQLite the claim is made by the group commit's thread, between its transactions, and
+/// answered after the log's sync like them (`db::group_commit`): nothing is sent before it
+/// is on disk, and the claim never takes the one writing connection away from the actions.
+/// (Made on the pool's writing connection with a sync of its own, a claim held it through
+/// that sync, and a slow sync of the disk then held every submission behind it: measured,
+/// see docs/performance.md.)
 pub async fn claim(
     db: &Db,
     owner: &str,
@@ -129,13 +145,10 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<OutgoingMail>, DbError> {
     match &db.backend {
-        Backend::Sqlite { writer, .. } => Ok(sqlx::query_as(&claim_sql(db.not_by_index(), ""))
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(writer)
-            .await?),
+        Backend::Sqlite { .. } => {
+            let request = ClaimRequest { owner: owner.to_string(), now, lease_until, limit };
+            crate::db::group_commit::claim(db, request).await
+        }
         Backend::Postgres(pool) => {
             // Walk `outbox_due` in its order and stop at `limit`, whatever the planner's
             // statistics say. In a burst they lag behind the queue: PostgreSQL took the few
