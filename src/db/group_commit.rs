@@ -546,6 +546,57 @@ mod tests {
         syncing.join().unwrap();
     }
 
+    /// A claim's answer, and the receiver its worker waits on.
+    fn one_claim(claimed: Vec<OutgoingMail>) -> (Answers, oneshot::Receiver<Result<Vec<OutgoingMail>, DbError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Answers { claims: vec![(reply, claimed)], ..Answers::default() }, answer)
+    }
+
+    fn message(id: i64) -> OutgoingMail {
+        OutgoingMail {
+            id,
+            action_id: Some(1),
+            kind: "thanks".into(),
+            to_address: "a@example.org".into(),
+            to_name: None,
+            from_name: None,
+            reply_to_address: None,
+            reply_to_name: None,
+            subject: "Thank you".into(),
+            body: "Thank you".into(),
+            attempts: 0,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_is_answered_after_the_log_is_synced_and_never_if_the_sync_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("db.sqlite-wal");
+        std::fs::write(&log, b"frames").unwrap();
+        let (sender, receiver) = mpsc::channel(UNSYNCED);
+        let syncing = std::thread::spawn(move || sync_log(log, receiver));
+        let (answers, answer) = one_claim(vec![message(5)]);
+        sender.send(answers).await.unwrap();
+        let claimed = answer.await.unwrap().unwrap();
+        assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [5]);
+        drop(sender);
+        syncing.join().unwrap();
+
+        // A message must not leave for an action that may not be on disk.
+        let not_a_directory = dir.path().join("file");
+        std::fs::write(&not_a_directory, b"").unwrap();
+        let (sender, receiver) = mpsc::channel(UNSYNCED);
+        let log = not_a_directory.join("db.sqlite-wal");
+        let syncing = std::thread::spawn(move || sync_log(log, receiver));
+        let (answers, answer) = one_claim(vec![message(6)]);
+        sender.send(answers).await.unwrap();
+        let refused = answer.await.unwrap().unwrap_err();
+        assert!(refused.to_string().contains("could not be synced"), "{refused}");
+        drop(sender);
+        syncing.join().unwrap();
+    }
+
     #[tokio::test]
     async fn after_a_failed_sync_every_later_write_is_refused() {
         let dir = tempfile::tempdir().unwrap();
