@@ -499,6 +499,12 @@ impl LogSynced {
 mod tests {
     use super::*;
 
+    /// The syncing thread for `log`, and its queue.
+    fn start_syncing(log: PathBuf) -> (mpsc::Sender<Answers>, std::thread::JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(UNSYNCED);
+        (sender, std::thread::spawn(move || sync_log(log, receiver)))
+    }
+
     /// Answers for one action, and the receiver its caller waits on.
     fn one_action(id: i64) -> (Answers, oneshot::Receiver<Result<Option<i64>, DbError>>) {
         let (reply, answer) = oneshot::channel();
@@ -537,8 +543,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("db.sqlite-wal");
         std::fs::write(&log, b"frames").unwrap();
-        let (sender, receiver) = mpsc::channel(UNSYNCED);
-        let syncing = std::thread::spawn(move || sync_log(log, receiver));
+        let (sender, syncing) = start_syncing(log);
         let (answers, answer) = one_action(7);
         sender.send(answers).await.unwrap();
         assert_eq!(answer.await.unwrap().unwrap(), Some(7));
@@ -574,8 +579,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("db.sqlite-wal");
         std::fs::write(&log, b"frames").unwrap();
-        let (sender, receiver) = mpsc::channel(UNSYNCED);
-        let syncing = std::thread::spawn(move || sync_log(log, receiver));
+        let (sender, syncing) = start_syncing(log);
         let (answers, answer) = one_claim(vec![message(5)]);
         sender.send(answers).await.unwrap();
         let claimed = answer.await.unwrap().unwrap();
@@ -586,9 +590,7 @@ mod tests {
         // A message must not leave for an action that may not be on disk.
         let not_a_directory = dir.path().join("file");
         std::fs::write(&not_a_directory, b"").unwrap();
-        let (sender, receiver) = mpsc::channel(UNSYNCED);
-        let log = not_a_directory.join("db.sqlite-wal");
-        let syncing = std::thread::spawn(move || sync_log(log, receiver));
+        let (sender, syncing) = start_syncing(not_a_directory.join("db.sqlite-wal"));
         let (answers, answer) = one_claim(vec![message(6)]);
         sender.send(answers).await.unwrap();
         let refused = answer.await.unwrap().unwrap_err();
@@ -603,9 +605,7 @@ mod tests {
         // A log "inside" a regular file cannot be opened, and not because it is missing.
         let not_a_directory = dir.path().join("file");
         std::fs::write(&not_a_directory, b"").unwrap();
-        let (sender, receiver) = mpsc::channel(UNSYNCED);
-        let log = not_a_directory.join("db.sqlite-wal");
-        let syncing = std::thread::spawn(move || sync_log(log, receiver));
+        let (sender, syncing) = start_syncing(not_a_directory.join("db.sqlite-wal"));
         let (answers, answer) = one_action(1);
         sender.send(answers).await.unwrap();
         let refused = answer.await.unwrap().unwrap_err();
