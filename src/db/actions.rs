@@ -131,13 +131,17 @@ fn written(
 }
 
 /// Stores `actions` and `sent` marks in one transaction on a PostgreSQL connection the
-/// caller holds: each action, its emails, and the count of each page; each delivered
-/// message marked sent (see `Written`). On SQLite, `SqliteBatchWriter` does the same.
+/// caller holds: each action, its emails, and the count of each page, added to counter
+/// `shard`; each delivered message marked sent (see `Written`). `committing` is called once
+/// every statement is written, as the commit (and its wait for the disk) begins. On SQLite,
+/// `SqliteBatchWriter` does the same.
 pub(crate) async fn write_batch_postgres(
     db: &Db,
     conn: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
     actions: &[NewAction],
     sent: &[SentMark],
+    shard: i32,
+    committing: impl FnOnce(),
 ) -> Result<Written, DbError> {
     use sqlx::Connection;
     let now = Utc::now();
@@ -147,7 +151,8 @@ pub(crate) async fn write_batch_postgres(
     let mut tx = conn.begin().await?;
     let stored = postgres::insert_actions(&mut tx, &sorted, now).await?;
     let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
-    let done = postgres::insert_the_rest(&mut tx, &mails, &counts, db.counter_shard(), sent, now).await?;
+    let done = postgres::insert_the_rest(&mut tx, &mails, &counts, shard, sent, now).await?;
+    committing();
     tx.commit().await?;
     Ok(written(db, ids, &counts, sent, &done))
 }

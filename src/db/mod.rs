@@ -43,6 +43,10 @@ pub mod sessions;
 pub mod targets;
 pub mod users;
 
+/// Rows each page's count is spread over on PostgreSQL, so that writers running at once
+/// (committers of one node, or of several) add to different rows.
+pub(crate) const COUNTER_SHARDS: i32 = 16;
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -191,7 +195,7 @@ impl Db {
     pub(crate) fn counter_shard(&self) -> i32 {
         match self.backend {
             Backend::Sqlite { .. } => 0,
-            Backend::Postgres(_) => rand::random_range(0..16),
+            Backend::Postgres(_) => rand::random_range(0..COUNTER_SHARDS),
         }
     }
 

@@ -201,6 +201,14 @@ impl TestApp {
         response.json().await.expect("counter JSON")
     }
 
+    /// The URL of the app's own PostgreSQL database, if it runs on PostgreSQL.
+    pub fn postgres_url(&self) -> Option<String> {
+        let name = self.postgres_database.as_ref()?;
+        let mut url = url::Url::parse(&postgres_admin_url()).expect("PostgreSQL URL");
+        url.set_path(name);
+        Some(url.to_string())
+    }
+
     pub async fn actions_on(&self, slug: &str) -> Vec<StoredAction> {
         let page = undersigned::db::pages::find_by_slug(&self.db, slug).await.expect("query").expect("page exists");
         undersigned::db::actions::list_for_page(&self.db, page.id).await.expect("query")

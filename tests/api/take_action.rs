@@ -290,6 +290,54 @@ async fn concurrent_submissions_are_counted_exactly(backend: Backend) {
     assert_eq!(crowd, distinct as i64 * per_action, "{per_action} emails per action");
 }
 
+/// On PostgreSQL the committers take turns: the one writing a transaction holds the queue
+/// until its statements are written, so actions arriving meanwhile wait and go into the
+/// next transaction together, rather than each into a small one of its own on another
+/// committer. Here the page's row is locked from outside, so that the first action's
+/// transaction stalls in its first statement (its foreign key to the page); two actions
+/// arrive one after the other while it waits; then the lock goes.
+#[tokio::test]
+async fn postgres_committers_take_turns_so_actions_arriving_meanwhile_share_a_transaction() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let app = std::sync::Arc::new(spawn_app(Backend::Postgres).await);
+    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
+    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
+    let url = app.postgres_url().expect("a PostgreSQL app");
+    let outside = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut lock = outside.begin().await.unwrap();
+    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
+
+    let submit = |email: &'static str| {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() })
+    };
+    let first = submit("turns-first@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = submit("turns-second@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let third = submit("turns-third@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    lock.rollback().await.unwrap();
+    for task in [first, second, third] {
+        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+
+    // A transaction's actions share its time.
+    let times: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select email, created_at from actions where email like 'turns-%' order by id")
+            .fetch_all(&outside)
+            .await
+            .unwrap();
+    let time_of = |email: &str| times.iter().find(|(e, _)| e == email).map(|(_, t)| *t).expect(email);
+    assert_eq!(times.len(), 3);
+    assert_ne!(time_of("turns-first@example.org"), time_of("turns-second@example.org"));
+    assert_eq!(time_of("turns-second@example.org"), time_of("turns-third@example.org"), "{times:?}");
+    assert_eq!(app.counter(EN).await["actions"], 3);
+    outside.close().await;
+}
+
 /// With PostgreSQL the group commit keeps connections of the pool for itself; a pool too
 /// small to spare one must still serve every other query.
 async fn a_node_with_one_database_connection_takes_actions_and_answers_reads(backend: Backend) {
