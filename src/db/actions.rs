@@ -200,7 +200,7 @@ mod postgres {
     use chrono::{DateTime, Utc};
     use sqlx::{Postgres, Transaction};
 
-    use super::{COUNT_MANY, DRAFT_COLUMNS, NewAction, NewMail, mail_status};
+    use super::{DRAFT_COLUMNS, NewAction, NewMail, mail_status};
     use crate::db::DbError;
     use crate::db::group_commit::SentMark;
 
@@ -275,11 +275,8 @@ mod postgres {
         sent: &'s [SentMark],
         now: DateTime<Utc>,
     ) -> Result<HashSet<(i64, &'s str)>, DbError> {
-        if !mails.is_empty() {
-            insert_mails(tx, mails, now).await?;
-        }
-        for (page_id, count) in counts {
-            sqlx::query(COUNT_MANY).bind(page_id).bind(shard).bind(now).bind(count).execute(&mut **tx).await?;
+        if !mails.is_empty() || !counts.is_empty() {
+            insert_mails_and_counts(tx, mails, counts, shard, now).await?;
         }
         let mut by_owner: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for mark in sent {
@@ -301,10 +298,14 @@ mod postgres {
         Ok(done)
     }
 
-    /// Inserts a batch's emails into the outbox, in one statement.
-    async fn insert_mails(
+    /// Inserts a batch's emails into the outbox and adds to each page's count, in one
+    /// statement (a round trip less while the committer holds the queue; the counts in page
+    /// order, as `COUNT_MANY` would take them one by one).
+    async fn insert_mails_and_counts(
         tx: &mut Transaction<'_, Postgres>,
         mails: &[(i64, i64, &NewMail)],
+        counts: &BTreeMap<i64, i64>,
+        shard: i32,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
         let n = mails.len();
@@ -326,7 +327,12 @@ mod postgres {
             }
         }
         let sql = format!(
-            "{} select action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
+            "with counted as (
+                 insert into action_counts (page_id, shard, actions, created_at)
+                 select page_id, $13, actions, $12 from unnest($14::bigint[], $15::bigint[]) as c (page_id, actions)
+                 on conflict (page_id, shard) do update set actions = action_counts.actions + excluded.actions
+             )
+             {} select action_id, page_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name,
                        subject, body, status, null, 0, $12, $12
              from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::text[])
@@ -341,7 +347,8 @@ mod postgres {
         for column in optional {
             query = query.bind(column);
         }
-        query.bind(now).execute(&mut **tx).await?;
+        let (pages, actions): (Vec<i64>, Vec<i64>) = counts.iter().map(|(page, n)| (*page, *n)).unzip();
+        query.bind(now).bind(shard).bind(pages).bind(actions).execute(&mut **tx).await?;
         Ok(())
     }
 }
