@@ -10,8 +10,9 @@
 //! next. Should a shared transaction fail, each of its writes is tried again alone, so that
 //! one bad row cannot fail its neighbours.
 //!
-//! On PostgreSQL the committer is a task (`write_batch_postgres`). On SQLite it is a thread
-//! of its own with a connection of its own (`SqliteBatchWriter`), so that a batch runs from
+//! On PostgreSQL the committer is a few tasks taking turns (`run_postgres`, writing with
+//! `write_batch_postgres`): one writes while the others wait for their commits. On SQLite
+//! it is a thread of its own with a connection of its own (`SqliteBatchWriter`), so that a batch runs from
 //! the queue to the commit without waking another thread (through sqlx, each statement was
 //! a round trip to its connection's thread; measured). While it writes it holds the pool's
 //! one writing connection (`Db::writer`), so that the pool's other writers wait their turn
@@ -292,7 +293,7 @@ async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Jo
         // Claims on PostgreSQL go to it directly (`outbox::claim`); should one come here,
         // it is made the same way.
         let claims = std::mem::take(&mut batch.claims);
-        if !claims.is_empty() || batch.len() == 0 {
+        if !claims.is_empty() {
             drop(queue);
             for (request, reply) in claims {
                 let claimed =
