@@ -130,29 +130,30 @@ fn written(
     (ids, sent.iter().map(|mark| done.contains(&(mark.id, mark.owner.as_str()))).collect())
 }
 
-/// Stores `actions` and `sent` marks in one transaction on a PostgreSQL connection the
-/// caller holds: each action, its emails, and the count of each page, added to counter
-/// `shard`; each delivered message marked sent (see `Written`). `committing` is called once
-/// every statement is written, as the commit (and its wait for the disk) begins. On SQLite,
-/// `SqliteBatchWriter` does the same.
+/// Stores `actions` and `sent` marks in `tx`, a transaction the caller has begun on a
+/// PostgreSQL connection it holds: each action, its emails, and the count of each page,
+/// added to counter `shard`; each delivered message marked sent (see `Written`). Then
+/// commits. `committing` is called once the actions, their emails and the counts are
+/// written: the marks that follow change only messages committed earlier, which no other
+/// committer's statements touch, so the next committer need not wait for them, nor for the
+/// commit (and its wait for the disk). On SQLite, `SqliteBatchWriter` does the same.
 pub(crate) async fn write_batch_postgres(
     db: &Db,
-    conn: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actions: &[NewAction],
     sent: &[SentMark],
     shard: i32,
     committing: impl FnOnce(),
 ) -> Result<Written, DbError> {
-    use sqlx::Connection;
     let now = Utc::now();
     let sorted = in_lock_order(actions);
     let mut ids = vec![None; actions.len()];
     let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut tx = conn.begin().await?;
     let stored = postgres::insert_actions(&mut tx, &sorted, now).await?;
     let mails = acknowledge(&sorted, stored, &mut ids, &mut counts);
-    let done = postgres::insert_the_rest(&mut tx, &mails, &counts, shard, sent, now).await?;
+    postgres::insert_mails_and_counts(&mut tx, &mails, &counts, shard, now).await?;
     committing();
+    let done = postgres::mark_sent(&mut tx, sent, now).await?;
     tx.commit().await?;
     Ok(written(db, ids, &counts, sent, &done))
 }
@@ -265,19 +266,13 @@ mod postgres {
         Ok(stored.into_iter().map(|(id, page_id, email)| ((page_id, email), id)).collect())
     }
 
-    /// Stores the emails, adds to the counts and marks delivered messages sent. Returns the
-    /// messages marked, with the owner that marked each.
-    pub(super) async fn insert_the_rest<'s>(
+    /// Marks delivered messages sent. Returns the messages marked, with the owner that marked
+    /// each.
+    pub(super) async fn mark_sent<'s>(
         tx: &mut Transaction<'_, Postgres>,
-        mails: &[(i64, i64, &NewMail)],
-        counts: &BTreeMap<i64, i64>,
-        shard: i32,
         sent: &'s [SentMark],
         now: DateTime<Utc>,
     ) -> Result<HashSet<(i64, &'s str)>, DbError> {
-        if !mails.is_empty() || !counts.is_empty() {
-            insert_mails_and_counts(tx, mails, counts, shard, now).await?;
-        }
         let mut by_owner: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for mark in sent {
             by_owner.entry(mark.owner.as_str()).or_default().push(mark.id);
@@ -301,13 +296,16 @@ mod postgres {
     /// Inserts a batch's emails into the outbox and adds to each page's count, in one
     /// statement (a round trip less while the committer holds the queue; the counts in page
     /// order, as `COUNT_MANY` would take them one by one).
-    async fn insert_mails_and_counts(
+    pub(super) async fn insert_mails_and_counts(
         tx: &mut Transaction<'_, Postgres>,
         mails: &[(i64, i64, &NewMail)],
         counts: &BTreeMap<i64, i64>,
         shard: i32,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
+        if mails.is_empty() && counts.is_empty() {
+            return Ok(());
+        }
         let n = mails.len();
         let (mut action_ids, mut page_ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
         // `$3` to `$7`: kind, to_address, subject, body, status.

@@ -11,7 +11,8 @@
 //! one bad row cannot fail its neighbours.
 //!
 //! On PostgreSQL the committer is a few tasks taking turns (`run_postgres`, writing with
-//! `write_batch_postgres`): one writes while the others wait for their commits. On SQLite
+//! `write_batch_postgres`): one writes new rows while the others finish their transactions
+//! and wait for their commits. On SQLite
 //! it is a thread of its own with a connection of its own (`SqliteBatchWriter`), so that a batch runs from
 //! the queue to the commit without waking another thread (through sqlx, each statement was
 //! a round trip to its connection's thread; measured). While it writes it holds the pool's
@@ -49,6 +50,10 @@ const HOLD: Duration = Duration::from_millis(20);
 /// Most committing tasks per process on PostgreSQL, each on a connection of its own; at
 /// most a quarter of the pool's connections, so that reads always find one.
 const POSTGRES_COMMITTERS: u32 = 4;
+/// How long a PostgreSQL committer keeps a transaction it began before its turn while no
+/// write comes (`run_postgres`): far below any `idle_in_transaction_session_timeout` an
+/// operator would set.
+const BEGUN_IDLE: Duration = Duration::from_secs(1);
 /// Writes waiting beyond this make callers wait for room (back-pressure).
 const QUEUE: usize = 4096;
 /// Committed transactions waiting for the log's sync beyond this make the writing wait.
@@ -276,48 +281,61 @@ impl Shards {
 /// batches.) After an error it takes another.
 ///
 /// The committers take turns: one holds the queue from taking its batch until its
-/// statements are written, and lets the next take the queue as its commit begins. So while
-/// one waits for the disk, the next writes everything that arrived meanwhile, and at most one
-/// writes at a time. (Taking the queue only to empty it, four committers wrote four small
-/// transactions at once: PostgreSQL spent 60-70% more CPU per action on them, on its
-/// statements' starts, the round trips and the locks on rows they shared; measured.)
+/// actions, emails and counts are written, and lets the next take the queue as its sent
+/// marks and its commit begin. So while one waits for the disk, the next writes everything
+/// that arrived meanwhile, and at most one writes new rows at a time. (Taking the queue only
+/// to empty it, four committers wrote four small transactions at once: PostgreSQL spent
+/// 60-70% more CPU per action on them, on its statements' starts, the round trips and the
+/// locks on rows they shared; measured.) Under load a committer begins its transaction
+/// before its turn (`early_turn`), so that the turn is two round trips, not three.
 async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, keep: bool, shards: Shards) {
+    use sqlx::Connection;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut held: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
+    // Whether writes were waiting when this committer last took the queue: under load, it
+    // begins its next transaction before its turn (`early_turn`).
+    let mut busy = false;
     loop {
-        let mut queue = receiver.lock().await;
-        if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
-            break;
-        }
-        let mut batch = Batch::of(&mut jobs);
-        // Claims on PostgreSQL go to it directly (`outbox::claim`); should one come here,
-        // it is made the same way.
-        let claims = std::mem::take(&mut batch.claims);
-        if !claims.is_empty() {
-            drop(queue);
-            for (request, reply) in claims {
-                let claimed =
-                    crate::db::outbox::claim(&db, &request.owner, request.now, request.lease_until, request.limit)
-                        .await;
-                let _ = reply.send(claimed);
-            }
-            if batch.len() == 0 {
-                continue;
-            }
-            queue = receiver.lock().await;
-        }
-        let conn = match &mut held {
-            Some(conn) => conn,
-            None => match postgres_writer(&db).await {
-                Ok(conn) => held.insert(conn),
-                Err(error) => {
-                    batch.refuse(&error);
+        let (batch, written) = match held.as_mut() {
+            Some(conn) if busy => match early_turn(&db, conn, &receiver, &mut jobs, shards.pick()).await {
+                Turn::Closed => break,
+                Turn::Empty { waiting, broken } => {
+                    busy = waiting;
+                    if broken {
+                        held = None;
+                    }
                     continue;
                 }
+                Turn::Written { batch, written, waiting } => {
+                    busy = waiting;
+                    (batch, written)
+                }
             },
+            _ => {
+                let Some((queue, waiting)) = take(&receiver, &mut jobs).await else { break };
+                busy = waiting;
+                let mut batch = Batch::of(&mut jobs);
+                let Some(queue) = claims_first(&db, &receiver, queue, &mut batch).await else { continue };
+                let conn = match &mut held {
+                    Some(conn) => conn,
+                    None => match postgres_writer(&db).await {
+                        Ok(conn) => held.insert(conn),
+                        Err(error) => {
+                            batch.refuse(&error);
+                            continue;
+                        }
+                    },
+                };
+                let written = match conn.begin().await {
+                    Ok(tx) => {
+                        let (actions, marks) = (&batch.actions, &batch.marks);
+                        write_batch_postgres(&db, tx, actions, marks, shards.pick(), move || drop(queue)).await
+                    }
+                    Err(error) => Err(error.into()),
+                };
+                (batch, written)
+            }
         };
-        let written =
-            write_batch_postgres(&db, conn, &batch.actions, &batch.marks, shards.pick(), move || drop(queue)).await;
         if !keep {
             held = None;
         }
@@ -333,10 +351,13 @@ async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Jo
                 tracing::warn!(%error, writes = batch.len(), "a shared transaction failed; writing one by one");
                 for single in batch.singles() {
                     let outcome = match postgres_writer(&db).await {
-                        Ok(mut conn) => {
-                            let (actions, marks) = (&single.actions, &single.marks);
-                            write_batch_postgres(&db, &mut conn, actions, marks, db.counter_shard(), || ()).await
-                        }
+                        Ok(mut conn) => match conn.begin().await {
+                            Ok(tx) => {
+                                let (actions, marks) = (&single.actions, &single.marks);
+                                write_batch_postgres(&db, tx, actions, marks, db.counter_shard(), || ()).await
+                            }
+                            Err(error) => Err(error.into()),
+                        },
                         Err(error) => Err(error),
                     };
                     match outcome {
@@ -347,6 +368,82 @@ async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Jo
             }
         }
     }
+}
+
+/// What a committer's turn with a transaction begun before it came to.
+enum Turn {
+    /// The queue is closed.
+    Closed,
+    /// Nothing to write came (within `BEGUN_IDLE`, or only claims); `broken` if the
+    /// transaction could not be begun or ended, so that the connection is given back.
+    Empty {
+        waiting: bool,
+        broken: bool,
+    },
+    Written {
+        batch: Batch,
+        written: Result<Written, DbError>,
+        waiting: bool,
+    },
+}
+
+/// A turn on `conn` with its transaction begun before the queue is taken: under load the
+/// queue is another committer's meanwhile, so `BEGIN`'s round trip is no longer part of the
+/// turn. If no write comes within `BEGUN_IDLE`, the transaction is rolled back, so that an
+/// idle committer never sits in one.
+async fn early_turn(
+    db: &Db,
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
+    receiver: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    jobs: &mut Vec<Job>,
+    shard: i32,
+) -> Turn {
+    use sqlx::Connection;
+    let Ok(tx) = conn.begin().await else { return Turn::Empty { waiting: false, broken: true } };
+    let (queue, waiting) = match tokio::time::timeout(BEGUN_IDLE, take(receiver, jobs)).await {
+        Ok(Some(taken)) => taken,
+        Ok(None) => return Turn::Closed,
+        Err(_) => return Turn::Empty { waiting: false, broken: tx.rollback().await.is_err() },
+    };
+    let mut batch = Batch::of(jobs);
+    let Some(queue) = claims_first(db, receiver, queue, &mut batch).await else {
+        return Turn::Empty { waiting, broken: tx.rollback().await.is_err() };
+    };
+    let written = write_batch_postgres(db, tx, &batch.actions, &batch.marks, shard, move || drop(queue)).await;
+    Turn::Written { batch, written, waiting }
+}
+
+/// Makes the batch's claims, if any, letting go of the queue meanwhile. Claims on
+/// PostgreSQL go to it directly (`outbox::claim`); should one come here, it is made the same
+/// way. Returns the queue, taken again, if the batch has writes left.
+async fn claims_first<'q>(
+    db: &Db,
+    receiver: &'q tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    queue: tokio::sync::MutexGuard<'q, mpsc::Receiver<Job>>,
+    batch: &mut Batch,
+) -> Option<tokio::sync::MutexGuard<'q, mpsc::Receiver<Job>>> {
+    let claims = std::mem::take(&mut batch.claims);
+    if claims.is_empty() {
+        return Some(queue);
+    }
+    drop(queue);
+    for (request, reply) in claims {
+        let claimed =
+            crate::db::outbox::claim(db, &request.owner, request.now, request.lease_until, request.limit).await;
+        let _ = reply.send(claimed);
+    }
+    if batch.len() == 0 { None } else { Some(receiver.lock().await) }
+}
+
+/// Waits for the queue and for writes in it, and moves them into `jobs`; with the queue's
+/// guard, and whether writes were already waiting. `None` once the queue is closed.
+async fn take<'q>(
+    receiver: &'q tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    jobs: &mut Vec<Job>,
+) -> Option<(tokio::sync::MutexGuard<'q, mpsc::Receiver<Job>>, bool)> {
+    let mut queue = receiver.lock().await;
+    let waiting = !queue.is_empty();
+    (queue.recv_many(jobs, MAX_BATCH).await > 0).then_some((queue, waiting))
 }
 
 async fn postgres_writer(db: &Db) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, DbError> {

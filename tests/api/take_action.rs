@@ -338,6 +338,69 @@ async fn postgres_committers_take_turns_so_actions_arriving_meanwhile_share_a_tr
     outside.close().await;
 }
 
+/// Under load a PostgreSQL committer begins its next transaction before its turn; once the
+/// load is over, it must not sit in that transaction (an operator's
+/// `idle_in_transaction_session_timeout` would cut its connection, and monitoring would
+/// flag it). Here the page's row is locked from outside so that a second action waits in the
+/// queue while the first's turn stalls: the committer that takes it finds it waiting, and
+/// begins its next transaction early.
+#[tokio::test]
+async fn a_postgres_committer_begun_before_its_turn_ends_that_transaction_when_no_action_comes() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let app = std::sync::Arc::new(spawn_app(Backend::Postgres).await);
+    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
+    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
+    let url = app.postgres_url().expect("a PostgreSQL app");
+    let outside = sqlx::PgPool::connect(&url).await.unwrap();
+    let idle_in_transaction = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and state = 'idle in transaction'",
+        )
+        .fetch_one(&outside)
+        .await
+        .unwrap()
+    };
+    let mut lock = outside.begin().await.unwrap();
+    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
+    let submit = |email: &'static str| {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() })
+    };
+    let first = submit("early-first@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = submit("early-second@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    lock.rollback().await.unwrap();
+    for task in [first, second] {
+        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    // (Its `BEGIN` may follow the answers by a moment.)
+    let started = std::time::Instant::now();
+    let mut begun = idle_in_transaction().await;
+    while begun == 0 && started.elapsed() < std::time::Duration::from_millis(500) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        begun = idle_in_transaction().await;
+    }
+    assert!(begun >= 1, "the committer that found an action waiting begins early");
+
+    // Without another action, that transaction ends within a second or so.
+    let mut left = idle_in_transaction().await;
+    while left > 0 && started.elapsed() < std::time::Duration::from_secs(4) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = idle_in_transaction().await;
+    }
+    assert_eq!(left, 0, "no committer waits in a transaction once the load is over");
+
+    // And the committers still write.
+    let response = app.submit(EN, &valid_form("early-after@example.org")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.counter(EN).await["actions"], 3);
+    outside.close().await;
+}
+
 /// With PostgreSQL the group commit keeps connections of the pool for itself; a pool too
 /// small to spare one must still serve every other query.
 async fn a_node_with_one_database_connection_takes_actions_and_answers_reads(backend: Backend) {
