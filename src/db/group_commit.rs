@@ -342,13 +342,14 @@ async fn run_postgres(db: Db, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Jo
         match written {
             Ok(written) => batch.answers(written).send(Ok(())),
             Err(error) => {
-                // Not knowing what state the connection is in, give it back.
+                // Not knowing what state the connection is in, give it back, and write each
+                // write again alone on a new one: so that one bad row cannot fail its
+                // neighbours, and a connection cut meanwhile (a restart of PostgreSQL, or its
+                // `idle_in_transaction_session_timeout` on a transaction begun before the turn)
+                // fails none. (Safe to repeat: an action already stored is not stored twice,
+                // and a message already marked sent is not marked again.)
                 held = None;
-                if batch.len() == 1 {
-                    batch.fail(error);
-                    continue;
-                }
-                tracing::warn!(%error, writes = batch.len(), "a shared transaction failed; writing one by one");
+                tracing::warn!(%error, writes = batch.len(), "a transaction failed; writing each write alone");
                 for single in batch.singles() {
                     let outcome = match postgres_writer(&db).await {
                         Ok(mut conn) => match conn.begin().await {

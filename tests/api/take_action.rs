@@ -401,6 +401,60 @@ async fn a_postgres_committer_begun_before_its_turn_ends_that_transaction_when_n
     outside.close().await;
 }
 
+/// A connection cut while its committer waits in a transaction begun before its turn (by
+/// PostgreSQL's `idle_in_transaction_session_timeout`, or a restart) must not fail the
+/// action that comes next: it is written again on a new connection.
+#[tokio::test]
+async fn an_action_coming_to_a_postgres_committer_whose_connection_was_cut_is_still_stored() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let app = std::sync::Arc::new(spawn_app(Backend::Postgres).await);
+    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
+    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
+    let url = app.postgres_url().expect("a PostgreSQL app");
+    let outside = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut lock = outside.begin().await.unwrap();
+    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
+    let submit = |email: &'static str| {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() })
+    };
+    let first = submit("cut-first@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = submit("cut-second@example.org");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    lock.rollback().await.unwrap();
+    for task in [first, second] {
+        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    let cut = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = current_database() and state = 'idle in transaction') as cut",
+        )
+        .fetch_one(&outside)
+        .await
+        .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let mut terminated = cut().await;
+    while terminated == 0 && started.elapsed() < std::time::Duration::from_millis(500) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        terminated = cut().await;
+    }
+    assert!(terminated >= 1, "a committer waits in a transaction begun early");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let response = app.submit(EN, &valid_form("cut-after@example.org")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from actions where email like 'cut-%'").fetch_one(&outside).await.unwrap();
+    assert_eq!(stored, 3);
+    assert_eq!(app.counter(EN).await["actions"], 3);
+    outside.close().await;
+}
+
 /// With PostgreSQL the group commit keeps connections of the pool for itself; a pool too
 /// small to spare one must still serve every other query.
 async fn a_node_with_one_database_connection_takes_actions_and_answers_reads(backend: Backend) {
