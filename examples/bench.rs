@@ -587,7 +587,9 @@ async fn measure(opts: &Opts, binary: &Path, backend: &str, data_dir: &Path, dat
         ("BENCH_COOKIE", cookie),
         ("BENCH_PREFIX", "wrk".into()),
     ];
+    let cpu_before = (cpu_ticks(|p| p == pid), cpu_ticks_of_postgres());
     let submissions = wrk(opts, &format!("{base}/page/{SLUG}"), Some(&script), &submit_env)?;
+    let cpu_after = (cpu_ticks(|p| p == pid), cpu_ticks_of_postgres());
     stop.store(true, Ordering::Relaxed);
     let under_load = sampler.join().map_err(|_| anyhow!("sampler"))?;
     let stored = counter_actions(&client, &base).await? - before;
@@ -668,6 +670,13 @@ async fn measure(opts: &Opts, binary: &Path, backend: &str, data_dir: &Path, dat
             None,
         ),
         row(
+            "  CPU per submission",
+            cpu_per_submission(&cpu_before, &cpu_after, submissions.requests, backend),
+            if backend == "postgres" { "server + PostgreSQL" } else { "server (SQLite in it)" }.into(),
+            "",
+            None,
+        ),
+        row(
             "  latency at half load p50 / p99",
             format!("{half_p50:.1} / {half_p99:.1} ms"),
             format!("{half:.0} req/s, open loop"),
@@ -736,6 +745,60 @@ async fn measure(opts: &Opts, binary: &Path, backend: &str, data_dir: &Path, dat
         ));
     }
     Ok(out)
+}
+
+/// CPU time so far, in clock ticks (`utime + stime` from `/proc/{pid}/stat`), of each
+/// process whose pid passes `keep`.
+fn cpu_ticks(keep: impl Fn(u32) -> bool) -> std::collections::HashMap<u32, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return ticks };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        if !keep(pid) {
+            continue;
+        }
+        if let Some(used) = process_ticks(pid) {
+            ticks.insert(pid, used);
+        }
+    }
+    ticks
+}
+
+/// A process's `utime + stime`, in clock ticks.
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command's name, in parentheses, may hold spaces: the fields follow its last `)`.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The CPU ticks of every PostgreSQL process on this machine (none if PostgreSQL runs
+/// elsewhere).
+fn cpu_ticks_of_postgres() -> std::collections::HashMap<u32, u64> {
+    cpu_ticks(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim_end() == "postgres")
+    })
+}
+
+/// The server's CPU ticks and PostgreSQL's, at one moment.
+type CpuReading = (std::collections::HashMap<u32, u64>, std::collections::HashMap<u32, u64>);
+
+/// CPU per submission in µs, the server's and, for PostgreSQL, its local processes': time
+/// used between the two readings (a process started in between counts from its start; one
+/// that ended in between is missed). Linux counts in ticks of 10 ms (`USER_HZ` = 100).
+fn cpu_per_submission(before: &CpuReading, after: &CpuReading, requests: u64, backend: &str) -> String {
+    let used = |before: &std::collections::HashMap<u32, u64>, after: &std::collections::HashMap<u32, u64>| {
+        after.iter().map(|(pid, ticks)| ticks.saturating_sub(before.get(pid).copied().unwrap_or(0))).sum::<u64>()
+    };
+    let per = |ticks: u64| ticks as f64 * 10_000.0 / requests.max(1) as f64;
+    let server = per(used(&before.0, &after.0));
+    if backend != "postgres" {
+        return format!("{server:.0} µs");
+    }
+    match used(&before.1, &after.1) {
+        0 => format!("{server:.0} + ? µs"),
+        postgres => format!("{server:.0} + {:.0} µs", per(postgres)),
+    }
 }
 
 async fn counter_actions(client: &reqwest::Client, base: &str) -> Result<i64> {

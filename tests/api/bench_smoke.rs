@@ -20,13 +20,14 @@ fn installed(program: &str) -> bool {
         || ["/usr/bin", "/usr/sbin"].iter().any(|dir| Path::new(dir).join(program).exists())
 }
 
-const ROWS: [&str; 11] = [
+const ROWS: [&str; 12] = [
     "nginx, same page as a static file",
     "page views GET /page/{slug}",
     "counter GET /api/v1/…/counter",
     "submissions POST (unique emails)",
     "latency at full load p50 / p99",
     "latency at half load p50 / p99",
+    "CPU per submission",
     "submissions, letters to 2 targets",
     "raw durable inserts, same rows",
     "export of 2000 actions",
