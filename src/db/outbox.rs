@@ -159,7 +159,7 @@ pub async fn claim(
                 .execute(&mut *tx)
                 .await?;
             // Concurrent workers skip each other's rows instead of waiting for them.
-            let claimed = sqlx::query_as(&claim_sql(db.not_by_index(), "for update skip locked"))
+            let claimed = sqlx::query_as(CLAIM_POSTGRES)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
@@ -187,6 +187,19 @@ pub(crate) fn claim_sql(plus: &str, lock: &str) -> String {
                    body, attempts, created_at"
     )
 }
+
+/// PostgreSQL's claim: the due messages locked first, in a `with` of their own (which
+/// PostgreSQL runs once, as it always does for one that locks rows), then updated by id.
+const CLAIM_POSTGRES: &str = "with due as (
+         select id from outbox
+         where status = 'pending' and next_attempt_at <= $3 and (lease_until is null or lease_until < $3)
+           and page_id not in (select id from pages where delivery_paused)
+         order by next_attempt_at, id limit $4 for update skip locked)
+     update outbox set lease_owner = $1, lease_until = $2
+     from due
+     where outbox.id = due.id
+     returning outbox.id, action_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name, subject,
+               body, attempts, created_at";
 
 /// Marks messages sent; the caller adds the time they were sent and which (`where`:
 /// pending messages whose owner still holds them).

@@ -288,7 +288,37 @@ async fn organisers_pause_resume_and_cancel_a_pages_email(backend: Backend) {
     assert!(editor.get("/admin/pages/write-to-ottawa").await.text_of("[data-delivery]").contains("3 cancelled"));
 }
 
+/// Delivery workers claim due messages oldest first, at most as many as they ask for, never
+/// one another's while a lease runs, and again once it has run out.
+async fn workers_claim_due_messages_oldest_first_and_never_one_anothers(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.mail.worker = false).await;
+    for n in 0..5 {
+        let response = app.submit(crate::helpers::EN, &valid_form(&format!("claim-{n}@example.org"))).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let now = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let lease = now + chrono::TimeDelta::seconds(60);
+    let first = undersigned::db::outbox::claim(&app.db, "worker-a", now, lease, 2).await.unwrap();
+    let rest = undersigned::db::outbox::claim(&app.db, "worker-b", now, lease, 100).await.unwrap();
+    let none = undersigned::db::outbox::claim(&app.db, "worker-c", now, lease, 100).await.unwrap();
+    let ids = |claimed: &[undersigned::db::outbox::OutgoingMail]| claimed.iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(first.len(), 2, "no more than asked for");
+    assert_eq!(rest.len(), 3, "the others, and only them");
+    assert!(none.is_empty(), "every message is leased");
+    let mut all = [ids(&first), ids(&rest)].concat();
+    let in_order = all.clone();
+    all.sort_unstable();
+    assert_eq!(all, in_order, "oldest first: {in_order:?}");
+    all.dedup();
+    assert_eq!(all.len(), 5, "no message claimed twice");
+
+    let later = lease + chrono::TimeDelta::seconds(1);
+    let again = undersigned::db::outbox::claim(&app.db, "worker-c", later, later, 100).await.unwrap();
+    assert_eq!(again.len(), 5, "claimed again once the leases ran out");
+}
+
 crate::on_both_backends!(
+    workers_claim_due_messages_oldest_first_and_never_one_anothers,
     organisers_pause_resume_and_cancel_a_pages_email,
     an_action_emails_each_target_and_thanks_the_supporter,
     the_unsubscribe_link_asks_first_then_withdraws_consent,
