@@ -290,6 +290,33 @@ async fn concurrent_submissions_are_counted_exactly(backend: Backend) {
     assert_eq!(crowd, distinct as i64 * per_action, "{per_action} emails per action");
 }
 
+/// Submits `emails` on PostgreSQL while the page's row is locked from outside, 300 ms apart:
+/// the first action's transaction stalls in its first statement (its foreign key to the
+/// page) and the others wait in the queue meanwhile. Then the lock goes, and each action
+/// must be acknowledged. Returns a pool on the app's database, from outside.
+async fn submit_while_the_page_is_locked(
+    app: &std::sync::Arc<crate::helpers::TestApp>,
+    emails: &[&'static str],
+) -> sqlx::PgPool {
+    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
+    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
+    let url = app.postgres_url().expect("a PostgreSQL app");
+    let outside = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut lock = outside.begin().await.unwrap();
+    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
+    let mut tasks = Vec::new();
+    for &email in emails {
+        let (app, token) = (app.clone(), token.clone());
+        tasks.push(tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() }));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    lock.rollback().await.unwrap();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    outside
+}
+
 /// On PostgreSQL the committers take turns: the one writing a transaction holds the queue
 /// until its statements are written, so actions arriving meanwhile wait and go into the
 /// next transaction together, rather than each into a small one of its own on another
@@ -302,27 +329,8 @@ async fn postgres_committers_take_turns_so_actions_arriving_meanwhile_share_a_tr
         return;
     }
     let app = std::sync::Arc::new(spawn_app(Backend::Postgres).await);
-    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
-    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
-    let url = app.postgres_url().expect("a PostgreSQL app");
-    let outside = sqlx::PgPool::connect(&url).await.unwrap();
-    let mut lock = outside.begin().await.unwrap();
-    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
-
-    let submit = |email: &'static str| {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() })
-    };
-    let first = submit("turns-first@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let second = submit("turns-second@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let third = submit("turns-third@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    lock.rollback().await.unwrap();
-    for task in [first, second, third] {
-        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
-    }
+    let emails = ["turns-first@example.org", "turns-second@example.org", "turns-third@example.org"];
+    let outside = submit_while_the_page_is_locked(&app, &emails).await;
 
     // A transaction's actions share its time.
     let times: Vec<(String, chrono::DateTime<chrono::Utc>)> =
@@ -350,10 +358,8 @@ async fn a_postgres_committer_begun_before_its_turn_ends_that_transaction_when_n
         return;
     }
     let app = std::sync::Arc::new(spawn_app(Backend::Postgres).await);
-    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
-    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
-    let url = app.postgres_url().expect("a PostgreSQL app");
-    let outside = sqlx::PgPool::connect(&url).await.unwrap();
+    let emails = ["early-first@example.org", "early-second@example.org"];
+    let outside = submit_while_the_page_is_locked(&app, &emails).await;
     let idle_in_transaction = || async {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from pg_stat_activity
@@ -363,20 +369,6 @@ async fn a_postgres_committer_begun_before_its_turn_ends_that_transaction_when_n
         .await
         .unwrap()
     };
-    let mut lock = outside.begin().await.unwrap();
-    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
-    let submit = |email: &'static str| {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() })
-    };
-    let first = submit("early-first@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let second = submit("early-second@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    lock.rollback().await.unwrap();
-    for task in [first, second] {
-        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
-    }
     // (Its `BEGIN` may follow the answers by a moment.)
     let started = std::time::Instant::now();
     let mut begun = idle_in_transaction().await;
@@ -410,24 +402,8 @@ async fn an_action_coming_to_a_postgres_committer_whose_connection_was_cut_is_st
         return;
     }
     let app = std::sync::Arc::new(spawn_app(Backend::Postgres).await);
-    let token = app.get_page(&format!("/page/{EN}")).await.csrf_token();
-    let page = undersigned::db::pages::find_by_slug(&app.db, EN).await.unwrap().unwrap();
-    let url = app.postgres_url().expect("a PostgreSQL app");
-    let outside = sqlx::PgPool::connect(&url).await.unwrap();
-    let mut lock = outside.begin().await.unwrap();
-    sqlx::query("select id from pages where id = $1 for update").bind(page.id).execute(&mut *lock).await.unwrap();
-    let submit = |email: &'static str| {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { app.post_form(EN, &valid_form(email), Some(&token)).await.status() })
-    };
-    let first = submit("cut-first@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let second = submit("cut-second@example.org");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    lock.rollback().await.unwrap();
-    for task in [first, second] {
-        assert_eq!(task.await.unwrap(), StatusCode::SEE_OTHER);
-    }
+    let emails = ["cut-first@example.org", "cut-second@example.org"];
+    let outside = submit_while_the_page_is_locked(&app, &emails).await;
     let cut = || async {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
