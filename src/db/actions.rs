@@ -402,7 +402,7 @@ impl SqliteBatchWriter {
                 "{}$1 where id = $2 and lease_owner = $3 and +status = 'pending'",
                 crate::db::outbox::MARK_SENT
             ),
-            claim: crate::db::outbox::claim_sql("+", ""),
+            claim: crate::db::outbox::claim_sql("+"),
         })
     }
 
@@ -1387,7 +1387,7 @@ mod tests {
     async fn a_claim_on_sqlite_finds_its_messages_by_id_not_by_reading_the_queue() {
         let dir = tempfile::tempdir().unwrap();
         let (db, _) = demo_db(dir.path()).await;
-        let sql = format!("explain query plan {}", crate::db::outbox::claim_sql(db.not_by_index(), ""));
+        let sql = format!("explain query plan {}", crate::db::outbox::claim_sql(db.not_by_index()));
         let plan: Vec<(i64, i64, i64, String)> = on_reader!(db, pool => sqlx::query_as(&sql)
             .bind("w").bind(Utc::now()).bind(Utc::now()).bind(20).fetch_all(pool).await)
         .unwrap();

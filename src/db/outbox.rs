@@ -172,16 +172,16 @@ pub async fn claim(
     }
 }
 
-/// The claim's statement. Oldest due first, in the order of the (status, next_attempt_at, id)
+/// SQLite's claim. Oldest due first, in the order of the (status, next_attempt_at, id)
 /// index: a long queue costs no sort, and a claim reads only the rows it takes; the update
-/// itself finds them by id (`plus`: `Db::not_by_index`). `lock` is PostgreSQL's row locking.
-pub(crate) fn claim_sql(plus: &str, lock: &str) -> String {
+/// itself finds them by id (`plus`: `Db::not_by_index`). PostgreSQL's is `CLAIM_POSTGRES`.
+pub(crate) fn claim_sql(plus: &str) -> String {
     format!(
         "update outbox set lease_owner = $1, lease_until = $2
          where id in (select id from outbox
                       where status = 'pending' and next_attempt_at <= $3 and (lease_until is null or lease_until < $3)
                         and page_id not in (select id from pages where delivery_paused)
-                      order by next_attempt_at, id limit $4 {lock})
+                      order by next_attempt_at, id limit $4)
            and {plus}status = 'pending' and (lease_until is null or lease_until < $3)
          returning id, action_id, kind, to_address, to_name, from_name, reply_to_address, reply_to_name, subject,
                    body, attempts, created_at"
