@@ -8,8 +8,9 @@
 //! only then answers each caller. There is no waiting for company: a lone write goes at
 //! once, and while one transaction commits, the writes arriving meanwhile gather for the
 //! next. (On SQLite, while a committed transaction still waits for the log's sync, the
-//! committer gives the next one a fraction of a millisecond to fill: `gather`.) Should a shared transaction fail, each of its writes is tried again alone, so that
-//! one bad row cannot fail its neighbours.
+//! committer gives the next one a fraction of a millisecond to fill: `gather`.) Should a
+//! shared transaction fail, each of its writes is tried again alone, so that one bad row
+//! cannot fail its neighbours.
 //!
 //! On PostgreSQL the committer is a few tasks taking turns (`run_postgres`, writing with
 //! `write_batch_postgres`): one writes new rows while the others finish their transactions
@@ -64,6 +65,7 @@ const UNSYNCED: usize = 64;
 const GATHER: usize = 48;
 /// How long, at most, SQLite's committer gathers writes meanwhile: this many pauses.
 const GATHER_PAUSES: u32 = 8;
+/// One such pause.
 const PAUSE: Duration = Duration::from_micros(50);
 
 /// A delivered message to mark sent, if `owner` still holds its lease.
@@ -549,11 +551,11 @@ fn run_sqlite(
 /// join `jobs` (`more`) between pauses, until `GATHER` are waiting or after `GATHER_PAUSES`
 /// pauses. Each SQLite transaction writes its changed pages to the log whole, and the pages
 /// every transaction changes (the ends of the tables and indexes, the count) are most of a
-/// small one: under load, transactions of about seven actions, three per sync, wrote about
-/// 10 KiB per action, and a transaction's fixed cost made the committing thread a third of
-/// the server's CPU (measured, docs/performance.md). A gathered write may miss a sync it
-/// would have caught alone, but the CPU saved shortens every request more: +5% to +16%
-/// submissions in five of six alternating runs (docs/performance.md).
+/// small one: under load, transactions of about eight actions, three or so per sync, had
+/// the committing thread write 9.9 KB per action; gathered, 18 actions and 7.1 KB. A
+/// gathered write may miss a sync it would have caught alone, but the CPU saved shortens
+/// every request more: submissions better in ten of thirteen alternating pairs, about +7%
+/// (docs/performance.md).
 fn gather(
     jobs: &mut Vec<Job>,
     unsynced: impl Fn() -> bool,
