@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = cli.database_url {
         config.database_url = Some(url);
     }
-    telemetry::init(config.log_format);
+    let _logging = telemetry::init(config.log_format);
 
     match cli.command {
         Command::Serve { listen, demo } => {
