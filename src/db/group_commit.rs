@@ -9,9 +9,8 @@
 //! once, and while one transaction commits, the writes arriving meanwhile gather for the
 //! next. (On SQLite, while the log's sync is under way or a committed transaction still
 //! waits for one, the committer gives the next one a fraction of a millisecond to fill:
-//! `gather`.) Should a
-//! shared transaction fail, each of its writes is tried again alone, so that one bad row
-//! cannot fail its neighbours.
+//! `gather`.) Should a shared transaction fail, each of its writes is tried again alone, so
+//! that one bad row cannot fail its neighbours.
 //!
 //! On PostgreSQL the committer is a few tasks taking turns (`run_postgres`, writing with
 //! `write_batch_postgres`): one writes new rows while the others finish their transactions
