@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = cli.database_url {
         config.database_url = Some(url);
     }
-    let _logging = telemetry::init(config.log_format);
+    let logging = telemetry::init(config.log_format);
 
     match cli.command {
         Command::Serve { listen, demo } => {
@@ -244,9 +244,9 @@ async fn main() -> anyhow::Result<()> {
             let url = app.state().public_url.clone();
             tracing::info!(%url, address = %app.local_addr()?, "listening");
             if demo {
-                eprintln!(
-                    "\n  Demo campaign: {url}/page/dont-abandon-refugees  (French: {url}/page/ne-abandonnez-pas-les-refugies)\n"
-                );
+                logging.say(&format!(
+                    "\n  Demo campaign: {url}/page/dont-abandon-refugees  (French: {url}/page/ne-abandonnez-pas-les-refugies)\n\n"
+                ));
             }
             app.run_until_stopped().await?;
         }
@@ -358,7 +358,7 @@ async fn main() -> anyhow::Result<()> {
                     }
                     Err(error) => {
                         failed += 1;
-                        eprintln!("{}: {error}", file.display());
+                        logging.say(&format!("{}: {error}\n", file.display()));
                     }
                 }
             }
@@ -410,7 +410,7 @@ async fn main() -> anyhow::Result<()> {
             out.flush()?;
             progress.finish_and_clear();
             if let Some(path) = output {
-                eprintln!("exported {total} actions to {}", path.display());
+                logging.say(&format!("exported {total} actions to {}\n", path.display()));
             }
         }
         Command::Users { command: UsersCommand::Create { email, role } } => {

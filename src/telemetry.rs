@@ -11,8 +11,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
@@ -20,26 +21,37 @@ use crate::config::LogFormat;
 /// places are taken up front: 65,536 of them added 2.6 MB to the idle server (measured).
 const QUEUED: usize = 8_192;
 
-/// Starts logging. Keep the guard for as long as the process logs: dropping it writes out
-/// the lines still waiting.
-pub fn init(format: LogFormat) -> WorkerGuard {
+/// The running log: keep it for as long as the process logs, as dropping it writes out the
+/// lines still waiting.
+pub struct Logging {
+    writer: NonBlocking,
+    _guard: WorkerGuard,
+}
+
+impl Logging {
+    /// Writes `text` to standard error after the log lines before it, not ahead of them.
+    pub fn say(&self, text: &str) {
+        let _ = self.writer.make_writer().write_all(text.as_bytes());
+    }
+}
+
+/// Starts logging.
+pub fn init(format: LogFormat) -> Logging {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let (writer, guard) = off_thread(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-    guard
+    Logging { writer, _guard: guard }
 }
 
 /// `writer`, written to by a thread of its own, which flushes it whenever no line waits.
-fn off_thread<W: Write + Send + Sync + 'static>(
-    writer: W,
-) -> (tracing_appender::non_blocking::NonBlocking, WorkerGuard) {
+fn off_thread<W: Write + Send + Sync + 'static>(writer: W) -> (NonBlocking, WorkerGuard) {
     NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(QUEUED)
@@ -51,8 +63,6 @@ fn off_thread<W: Write + Send + Sync + 'static>(
 mod tests {
     use std::sync::{Arc, Mutex, mpsc};
     use std::time::Duration;
-
-    use tracing_subscriber::fmt::MakeWriter;
 
     use super::*;
 
