@@ -154,7 +154,19 @@ async fn an_editor_signs_in_edits_a_page_publishes_it_and_sees_it_live() {
         title.clear().await?;
         title.send_keys("Protect the river, now").await?;
         browser.find(Locator::Css("#settings button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Css("#status button[value=live]")).await?.click().await?;
+        // The editor comes back with the new title. (Waiting for the status buttons instead
+        // found them on the editor being left, and the click met a stale element.)
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(heading) = browser.find(Locator::Css("h1")).await
+                && heading.text().await.is_ok_and(|text| text == "Protect the river, now")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the editor did not come back with the new title");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        browser.find(Locator::Css("#status button[value=live]")).await?.click().await?;
         browser.wait().for_element(Locator::Css(".status-live")).await?;
 
         browser.goto(&app.url("/page/river-draft")).await?;
