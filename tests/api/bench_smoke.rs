@@ -20,13 +20,14 @@ fn installed(program: &str) -> bool {
         || ["/usr/bin", "/usr/sbin"].iter().any(|dir| Path::new(dir).join(program).exists())
 }
 
-const ROWS: [&str; 12] = [
+const ROWS: [&str; 13] = [
     "nginx, same page as a static file",
     "page views GET /page/{slug}",
     "counter GET /api/v1/…/counter",
     "submissions POST (unique emails)",
     "latency at full load p50 / p99",
     "latency at half load p50 / p99",
+    "load generator CPU per request",
     "CPU per submission",
     "submissions, letters to 2 targets",
     "raw durable inserts, same rows",
